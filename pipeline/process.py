@@ -1,0 +1,368 @@
+"""Runs the stages in order: raw message in, exactly one outcome out.
+
+Everything here is synchronous and knows nothing of Faust: the worker (``app.py``) and the offline
+command (``wirepipe enrich``) call the same functions, so quality measured offline is the quality
+of the stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import orjson
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from pipeline.errors import ErrorCode, Stage, StageError
+from pipeline.models import CleanArticle
+from pipeline.stages.clean import clean
+from pipeline.stages.dedup import DedupKey, dedup, dedup_key
+from pipeline.stages.entities import extract_entities, load_nlp
+from pipeline.stages.quotes import extract_quotes
+from pipeline.stages.versions import Action, check_version
+from schemas.ninjs import RawArticle
+from schemas.records import DeadLetter, DuplicateVerdict, EnrichedArticle, Entity, Quote
+
+T = TypeVar("T")
+
+ENGLISH = ("en",)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Input limits, from settings; plain values so stages stay free of the settings object."""
+
+    max_message_bytes: int = 8_000_000
+    max_body_bytes: int = 2_000_000
+    max_html_depth: int = 256
+    max_paragraphs: int = 2_000
+    near_dup_threshold: float = 0.8
+    retention_s: float = 7 * 86_400.0
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a message came from; carried into dead letters so it can be found and replayed."""
+
+    value: bytes | None
+    key: bytes | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
+    """Run ``fn`` and record its wall time in milliseconds under ``name``."""
+    start = time.perf_counter()
+    try:
+        return fn()
+    finally:
+        timings[name] = round((time.perf_counter() - start) * 1000, 3)
+
+
+def decode(value: bytes | None, *, max_message_bytes: int) -> RawArticle:
+    """Bytes to a validated ``RawArticle``; every failure is a coded ``StageError``."""
+    if value is None:
+        raise StageError(ErrorCode.E_DECODE_JSON, Stage.DECODE, "message has no value (a tombstone?)")
+    if len(value) > max_message_bytes:
+        raise StageError(
+            ErrorCode.E_TOO_LARGE, Stage.DECODE, f"message is {len(value)} bytes, limit {max_message_bytes}"
+        )
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        message = f"not UTF-8: {exc.reason} at byte {exc.start}"
+        raise StageError(ErrorCode.E_DECODE_UTF8, Stage.DECODE, message) from None
+    try:
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise StageError(ErrorCode.E_DECODE_JSON, Stage.DECODE, f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise StageError(
+            ErrorCode.E_DECODE_JSON, Stage.DECODE, f"JSON is a {type(data).__name__}, not an object"
+        )
+    try:
+        return RawArticle.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'item'}: {err['msg']}" for err in exc.errors()[:5]
+        )
+        raise StageError(ErrorCode.E_VALIDATE, Stage.VALIDATE, problems) from None
+
+
+def dead_letter(error: StageError, source: Source, article_id: str | None = None) -> DeadLetter:
+    """The dead-letter record for a failed message: the original bytes and where they came from."""
+    return DeadLetter(
+        error_code=error.code.value,
+        stage=error.stage.value,
+        message=error.message[:2000],
+        original_b64=base64.b64encode(source.value or b"").decode("ascii"),
+        key_b64=base64.b64encode(source.key).decode("ascii") if source.key is not None else None,
+        topic=source.topic,
+        partition=source.partition,
+        offset=source.offset,
+        article_id=article_id,
+        failed_at=_now(),
+    )
+
+
+def internal_error(exc: Exception, stage: Stage) -> StageError:
+    """An unexpected exception kept as data (``E_INTERNAL``): a bug to fix, never a stopped partition."""
+    return StageError(ErrorCode.E_INTERNAL, stage, f"{type(exc).__name__}: {exc}")
+
+
+class Envelope(BaseModel):
+    """An article between the worker's steps (ingest -> dedup -> nlp), serialised on internal topics."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: Action
+    raw_pubstatus: str
+    versioncreated: str | None = None
+    embargoed: str | None = None
+    article: CleanArticle
+    key: str  # DedupKey.to_json()
+    verdict: DuplicateVerdict | None = None
+    timings_ms: dict[str, float]
+    original_b64: str
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
+
+    def source(self) -> Source:
+        """The original message, for a dead letter raised after ingest."""
+        return Source(
+            value=base64.b64decode(self.original_b64),
+            key=self.article.uri.encode(),
+            topic=self.source_topic,
+            partition=self.source_partition,
+            offset=self.source_offset,
+        )
+
+
+def status_outcome(raw: RawArticle, action: Action, reason: str) -> EnrichedArticle:
+    """The outcome of a kill, a hold or a stale version: identity and status, no enrichment."""
+    return EnrichedArticle(
+        outcome=action.value,
+        id=raw.uri,
+        version=raw.version,
+        pubstatus=raw.pubstatus,
+        headline=raw.headline,
+        byline=raw.byline,
+        versioncreated=raw.versioncreated,
+        embargoed=raw.embargoed,
+        reason=reason,
+        processed_at=_now(),
+    )
+
+
+def ingest(source: Source, versions: MutableMapping[str, Any], limits: Limits) -> EnrichedArticle | Envelope:
+    """Decode, check the version, clean and hash: a finished outcome, or an envelope for dedup.
+
+    ``versions`` is the per-uri state (a dict, or the worker's table keyed by uri).
+    Raises ``StageError`` for any message that must be dead-lettered.
+    """
+    timings: dict[str, float] = {}
+    raw = timed(timings, "decode", lambda: decode(source.value, max_message_bytes=limits.max_message_bytes))
+    entry, action = check_version(versions.get(raw.uri), raw)
+    versions[raw.uri] = dict(entry)
+    if action is Action.STALE:
+        return status_outcome(raw, action, f"version {raw.version} is older than {entry['version']}")
+    if action is Action.WITHDRAW:
+        return status_outcome(raw, action, "pubstatus canceled: story withdrawn")
+    if action is Action.WITHHOLD:
+        return status_outcome(raw, action, "pubstatus withheld: held until a usable version")
+    article = timed(
+        timings,
+        "clean",
+        lambda: clean(
+            raw,
+            max_body_bytes=limits.max_body_bytes,
+            max_html_depth=limits.max_html_depth,
+            max_paragraphs=limits.max_paragraphs,
+        ),
+    )
+    key = timed(timings, "hash", lambda: dedup_key(article))
+    return Envelope(
+        action=action,
+        raw_pubstatus=raw.pubstatus,
+        versioncreated=raw.versioncreated,
+        embargoed=raw.embargoed,
+        article=article,
+        key=key.to_json(),
+        timings_ms=timings,
+        original_b64=base64.b64encode(source.value or b"").decode("ascii"),
+        source_topic=source.topic,
+        source_partition=source.partition,
+        source_offset=source.offset,
+    )
+
+
+def check_duplicate(envelope: Envelope, store: MutableMapping[str, Any], limits: Limits) -> Envelope:
+    """Look the article up in the dedup index (and add it); the verdict rides on in the envelope."""
+    timings = dict(envelope.timings_ms)
+    verdict = timed(
+        timings,
+        "dedup",
+        lambda: dedup(
+            store,
+            DedupKey.from_json(envelope.key),
+            now=time.time(),
+            threshold=limits.near_dup_threshold,
+            retention_s=limits.retention_s,
+        ),
+    )
+    return envelope.model_copy(update={"verdict": verdict, "timings_ms": timings})
+
+
+def is_duplicate(envelope: Envelope) -> bool:
+    """True when another article already carries this content (exact or near copy)."""
+    return envelope.verdict is not None and envelope.verdict.status != "unique"
+
+
+def article_outcome(
+    envelope: Envelope,
+    entities: Sequence[Entity] = (),
+    quotes: Sequence[Quote] = (),
+    reason: str | None = None,
+) -> EnrichedArticle:
+    """The published record for an article that went through cleaning (and NLP unless a duplicate)."""
+    a = envelope.article
+    outcome = "duplicate" if is_duplicate(envelope) else envelope.action.value
+    return EnrichedArticle(
+        outcome=outcome,
+        id=a.uri,
+        version=a.version,
+        pubstatus=envelope.raw_pubstatus,
+        headline=a.headline,
+        byline=a.byline,
+        dateline=a.dateline,
+        body=a.body,
+        paragraphs=a.paragraphs,
+        language=a.language,
+        entities=list(entities),
+        quotes=list(quotes),
+        duplicate=envelope.verdict or DuplicateVerdict(),
+        versioncreated=envelope.versioncreated,
+        embargoed=envelope.embargoed,
+        reason=reason,
+        timings_ms=envelope.timings_ms,
+        processed_at=_now(),
+    )
+
+
+@dataclass
+class NlpResult:
+    """Entities and quotes of one article, or the error that stopped them."""
+
+    entities: list[Entity] = field(default_factory=list)
+    quotes: list[Quote] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    skipped: str | None = None
+    error: StageError | None = None
+
+
+class Enricher:
+    """The NLP step: one spaCy pass per batch (``nlp.pipe``), then entities and quotes from each parse.
+
+    Built once at start-up (the model loads in ``__init__``); calling it has no side effects.
+    """
+
+    def __init__(self, model: str, batch_size: int = 16) -> None:
+        self.nlp = load_nlp(model)
+        self.batch_size = batch_size
+
+    def __call__(self, articles: Sequence[CleanArticle]) -> list[NlpResult]:
+        results = [NlpResult() for _ in articles]
+        english = [i for i, a in enumerate(articles) if (a.language or "en") in ENGLISH]
+        for i, a in enumerate(articles):
+            if i not in english:
+                results[i].skipped = f"language {a.language}: no English NER or quotes"
+        if not english:
+            return results
+        start = time.perf_counter()
+        docs = list(self.nlp.pipe((articles[i].body for i in english), batch_size=self.batch_size))
+        spacy_ms = (time.perf_counter() - start) * 1000 / len(english)
+        for i, doc in zip(english, docs, strict=True):
+            results[i].timings_ms["spacy"] = round(spacy_ms, 3)
+            self._extract(doc, articles[i], results[i])
+        return results
+
+    @staticmethod
+    def _extract(doc: Any, article: CleanArticle, result: NlpResult) -> None:
+        """Entities, then quotes (which link speakers to entities); an error is kept, not raised."""
+        try:
+            result.entities = timed(
+                result.timings_ms, "entities", lambda: extract_entities(doc, article.headline)
+            )
+        except Exception as exc:  # one bad document must not fail its batch
+            result.error = StageError(ErrorCode.E_NLP, Stage.ENTITIES, f"{type(exc).__name__}: {exc}")
+            return
+        try:
+            result.quotes = timed(
+                result.timings_ms, "quotes", lambda: extract_quotes(doc, article.paragraphs, result.entities)
+            )
+        except Exception as exc:
+            result.error = StageError(ErrorCode.E_NLP, Stage.QUOTES, f"{type(exc).__name__}: {exc}")
+
+
+def finish(envelopes: Sequence[Envelope], enricher: Enricher) -> list[EnrichedArticle | DeadLetter]:
+    """NLP over a batch of unique articles, then their outcomes (or dead letters), in order."""
+    results = enricher([e.article for e in envelopes])
+    outcomes: list[EnrichedArticle | DeadLetter] = []
+    for envelope, result in zip(envelopes, results, strict=True):
+        if result.error is not None:
+            outcomes.append(dead_letter(result.error, envelope.source(), envelope.article.uri))
+            continue
+        enriched = envelope.model_copy(update={"timings_ms": {**envelope.timings_ms, **result.timings_ms}})
+        outcomes.append(article_outcome(enriched, result.entities, result.quotes, result.skipped))
+    return outcomes
+
+
+@dataclass
+class OfflinePipeline:
+    """The whole pipeline in one process with in-memory state: ``wirepipe enrich`` and the evals."""
+
+    enricher: Enricher
+    limits: Limits = field(default_factory=Limits)
+    versions: dict[str, Any] = field(default_factory=dict)
+    dedup_store: dict[str, Any] = field(default_factory=dict)
+
+    def run(self, values: Iterable[bytes], batch_size: int = 16) -> Iterator[EnrichedArticle | DeadLetter]:
+        """One outcome per input value, in input order (NLP runs per batch of unique articles)."""
+        pending: list[EnrichedArticle | DeadLetter | Envelope] = []
+        for offset, value in enumerate(values):
+            pending.append(self._prepare(Source(value=value, topic="stdin", offset=offset)))
+            if sum(isinstance(p, Envelope) for p in pending) >= batch_size:
+                yield from self._flush(pending)
+                pending = []
+        yield from self._flush(pending)
+
+    def _prepare(self, source: Source) -> EnrichedArticle | DeadLetter | Envelope:
+        try:
+            step = ingest(source, self.versions, self.limits)
+            if isinstance(step, Envelope):
+                step = check_duplicate(step, self.dedup_store, self.limits)
+                if is_duplicate(step):
+                    return article_outcome(step)
+            return step
+        except StageError as exc:
+            return dead_letter(exc, source)
+        except Exception as exc:  # a bug must become data, not a stopped run
+            return dead_letter(internal_error(exc, Stage.CLEAN), source)
+
+    def _flush(
+        self, pending: list[EnrichedArticle | DeadLetter | Envelope]
+    ) -> Iterator[EnrichedArticle | DeadLetter]:
+        envelopes = [p for p in pending if isinstance(p, Envelope)]
+        finished = iter(finish(envelopes, self.enricher)) if envelopes else iter(())
+        for item in pending:
+            yield next(finished) if isinstance(item, Envelope) else item

