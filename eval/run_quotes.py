@@ -1,4 +1,4 @@
-"""Quotes eval: ``extract_quotes`` against textacy's ``direct_quotations`` on ``$EVAL_DIR/quotes/$EVAL_SPLIT.jsonl``.
+"""Quotes eval: ``extract_quotes`` against textacy's ``direct_quotations`` on ``$EVAL_DIR/quotes/<split>``.
 
 Each gold ``text`` is the body: its lines are the paragraphs (blank lines only separate them), so the
 offsets we predict are offsets into the gold text. The pipeline parses each whole text once with
@@ -25,6 +25,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from textacy.extract.triples import direct_quotations  # noqa: E402
 
 from pipeline.stages.entities import extract_entities, load_nlp  # noqa: E402
 from pipeline.stages.quotes import extract_quotes  # noqa: E402
@@ -70,8 +72,6 @@ def scorer_rows(text: str, quotes: list[Quote]) -> list[dict[str, Any]]:
 
 def textacy_rows(nlp: Any, text: str, paragraphs: list[Paragraph]) -> list[dict[str, Any]]:
     """textacy ``direct_quotations`` on each paragraph's own doc, offsets shifted to the text."""
-    from textacy.extract.triples import direct_quotations
-
     rows: list[dict[str, Any]] = []
     docs = nlp.pipe(text[p.start : p.end] for p in paragraphs)
     for para, doc in zip(paragraphs, docs, strict=True):

@@ -14,9 +14,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
+import orjson
 from aiohttp import web as aiohttp_web
 
 from pipeline import metrics
@@ -35,11 +37,16 @@ from pipeline.process import (
     ingest,
     internal_error,
     is_duplicate,
+    is_retraction,
 )
 from pipeline.settings import Settings
+from pipeline.stages.dedup import expire, forget
 from schemas.records import DeadLetter, EnrichedArticle, QuoteRecord
 
 log = get_logger("wirepipe.worker")
+
+INDEX_KEY = b"index"  # every message on the single dedup partition: look up and index an article
+FORGET_KEY = b"forget"  # value is a uri: a withdrawn or withheld story leaves the index
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -102,6 +109,28 @@ class Publisher:
             timings_ms=record.timings_ms,
             **_where(source),
         )
+
+    async def retract_quotes(self, article_id: str, published: Any, keep: int = 0) -> None:
+        """Retract quotes published for a story, by the speaker key each went out under.
+
+        ``keep`` quotes of a newer version replace the first indexes; only the indexes beyond them
+        (and all of them on a kill, ``keep`` 0) are retracted.
+        """
+        if not published:
+            return
+        for index, key in enumerate(published["keys"]):
+            if index < keep:
+                continue
+            retraction = QuoteRecord(
+                article_id=article_id,
+                article_version=int(published["version"]),
+                index=index,
+                speaker_key=key,
+                retracted=True,
+                processed_at=datetime.now(UTC),
+            )
+            await self.quotes.send(key=key.encode(), value=retraction.model_dump_json().encode())
+        log.info("quotes.retracted", article_id=article_id, count=max(0, len(published["keys"]) - keep))
 
     async def dead(self, record: DeadLetter) -> None:
         key = (record.article_id or "").encode() or None
@@ -182,6 +211,8 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     )
     versions = app.Table("versions", default=None, partitions=settings.partitions)
     dedup_index = app.Table("dedup-index", default=None, partitions=1)
+    # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
+    quote_speakers = app.Table("quote-speakers", default=None, partitions=settings.partitions)
 
     def get_enricher() -> Enricher:
         if state["enricher"] is None:
@@ -201,14 +232,29 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
             else:
                 if isinstance(step, Envelope):
-                    await dedup_topic.send(key=b"index", value=step.model_dump_json().encode())
+                    await dedup_topic.send(key=INDEX_KEY, value=step.model_dump_json().encode())
                 else:
                     await publisher.outcome(step, source)
+                    if is_retraction(step):
+                        uri = step.id.encode()
+                        await dedup_topic.send(key=FORGET_KEY, value=uri)
+                        await nlp_topic.send(key=uri, value=orjson.dumps({"retract": step.id}))
             yield None
 
     @app.agent(dedup_topic, name="dedup")
     async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        last_sweep = 0.0
         async for event in stream.events():
+            now = time.time()
+            if now - last_sweep > 60:  # expiry runs here: table writes belong to this partition's agent
+                expired = expire(dedup_index, now, retention_s=limits.retention_s)
+                last_sweep = now
+                if expired:
+                    log.info("dedup.expired", articles=expired)
+            if event.message.key == FORGET_KEY:
+                forget(dedup_index, event.value.decode())
+                yield None
+                continue
             try:
                 envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_index, limits)
             except Exception as exc:
@@ -231,7 +277,13 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
             envelopes: list[Envelope] = []
             for event in events:
                 try:
-                    envelopes.append(Envelope.model_validate_json(event.value))
+                    data = orjson.loads(event.value)
+                    if "retract" in data:
+                        await publisher.retract_quotes(
+                            data["retract"], quote_speakers.pop(data["retract"], None)
+                        )
+                    else:
+                        envelopes.append(Envelope.model_validate(data))
                 except Exception as exc:
                     await publisher.dead(dead_letter(internal_error(exc, Stage.ENTITIES), _source(event)))
             metrics.BATCH_SIZE.observe(len(envelopes))
@@ -246,8 +298,16 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
             for envelope, outcome in zip(envelopes, outcomes, strict=True):
                 if isinstance(outcome, DeadLetter):
                     await publisher.dead(outcome)
-                else:
-                    await publisher.outcome(outcome, envelope.source())
+                    continue
+                await publisher.outcome(outcome, envelope.source())
+                # Remember where this story's quotes went, so a kill can retract them by speaker key.
+                previous = quote_speakers.get(outcome.id)
+                if previous and previous["version"] < outcome.version:
+                    await publisher.retract_quotes(outcome.id, previous, keep=len(outcome.quotes))
+                quote_speakers[outcome.id] = {
+                    "version": outcome.version,
+                    "keys": [speaker_key(outcome, i) for i in range(len(outcome.quotes))],
+                }
             yield None
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]

@@ -34,6 +34,8 @@ DEFAULT_HOME = REPO_ROOT / ".wirepipe" / "kafka"
 DEFAULT_POM = DEPLOY_DIR / "pom.xml"
 DEFAULT_LOG_CONFIG = DEPLOY_DIR / "log4j2.properties"
 
+# Kafka's own scripts use G1 with short pauses; pass other jvm_args to LocalBroker to replace them.
+DEFAULT_JVM_ARGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20")
 _MIN_JAVA = 17
 _MARKER = ".wirepipe-complete"
 _NODE_ID = 1
@@ -151,7 +153,7 @@ class LocalBroker:
         *,
         port: int | None = None,
         java_heap: str = "512m",
-        jvm_args: Sequence[str] = (),
+        jvm_args: Sequence[str] = DEFAULT_JVM_ARGS,
         data_dir: Path | None = None,
         partitions: int = 3,
         auto_create_topics: bool = False,
@@ -389,8 +391,6 @@ class LocalBroker:
             "java",
             f"-Xmx{self.java_heap}",
             "-Xms64m",
-            "-XX:+UseG1GC",
-            "-XX:MaxGCPauseMillis=20",
             "-XX:+ExitOnOutOfMemoryError",
             "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={self.log_config}",

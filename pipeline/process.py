@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeGuard, TypeVar
 
 import orjson
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
 from pipeline.stages.clean import clean
-from pipeline.stages.dedup import DedupKey, dedup, dedup_key
+from pipeline.stages.dedup import DedupKey, dedup, dedup_key, forget
 from pipeline.stages.entities import extract_entities, load_nlp
 from pipeline.stages.quotes import extract_quotes
 from pipeline.stages.versions import Action, check_version
@@ -206,6 +206,11 @@ def ingest(source: Source, versions: MutableMapping[str, Any], limits: Limits) -
     )
 
 
+def is_retraction(step: EnrichedArticle | Envelope) -> TypeGuard[EnrichedArticle]:
+    """A withdrawn or withheld story leaves the dedup index and its quotes are retracted."""
+    return isinstance(step, EnrichedArticle) and step.outcome in ("withdrawn", "withheld")
+
+
 def check_duplicate(envelope: Envelope, store: MutableMapping[str, Any], limits: Limits) -> Envelope:
     """Look the article up in the dedup index (and add it); the verdict rides on in the envelope."""
     timings = dict(envelope.timings_ms)
@@ -349,6 +354,8 @@ class OfflinePipeline:
     def _prepare(self, source: Source) -> EnrichedArticle | DeadLetter | Envelope:
         try:
             step = ingest(source, self.versions, self.limits)
+            if is_retraction(step):
+                forget(self.dedup_store, step.id)
             if isinstance(step, Envelope):
                 step = check_duplicate(step, self.dedup_store, self.limits)
                 if is_duplicate(step):

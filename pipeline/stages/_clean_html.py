@@ -4,12 +4,11 @@ Wire fragments go through selectolax (lexbor, iterative, no network, no external
 go through trafilatura (lxml) for main-content extraction; its XML output is then walked like a fragment,
 so lists, block quotes, tables and line breaks are flattened by one set of rules. Lexbor slows down
 sharply on very deep trees and lxml silently gives up on them, so a cheap linear tag scan measures the
-depth first; over the limit the markup is degraded to text by a linear tokenizer instead of parsed.
+depth first; markup over the limit is refused by the caller instead of parsed.
 """
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Iterator
 
@@ -148,31 +147,6 @@ def fragment_paragraphs(markup: str) -> list[str]:
         stack.extend((child, False) for child in reversed(children))
     acc.flush()
     acc.end_row()
-    return acc.out
-
-
-def degraded_paragraphs(markup: str) -> list[str]:
-    """Text of markup too deep to parse safely: a linear tokenizer, blocks as breaks, drops as skipped."""
-    acc = _Paragraphs()
-    pos = 0
-    skipping: str | None = None
-    for is_end, name, _attrs, m in _tags(markup):
-        if skipping is None:
-            acc.text(html.unescape(markup[pos : m.start()]))
-        pos = m.end()
-        if not name:
-            continue
-        if skipping is not None:
-            if is_end and name == skipping:
-                skipping = None
-            continue
-        if name in _DROP and not is_end and name not in _VOID:
-            skipping = name
-        elif name in _BLOCK or name in _CELL or name in _BREAK:
-            acc.flush()
-    if skipping is None:
-        acc.text(html.unescape(markup[pos:]))
-    acc.flush()
     return acc.out
 
 

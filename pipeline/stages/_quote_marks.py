@@ -91,6 +91,9 @@ def find_marks(text: str, lo: int, hi: int, *, single: bool) -> list[Mark]:
     while i < hi:
         c = text[i]
         pair = text[i : i + 2]
+        if i > lo and text[i - 1] == "=":
+            i += 1
+            continue  # a markup attribute (author="..."), not a quote
         if pair in ("''", "``") and not single:
             left, right = _flanks(text, i, i + 2, lo, hi)
             role = Role.OPEN if pair == "``" else _by_context(left, right)
@@ -142,7 +145,8 @@ def pair_marks(text: str, paragraphs: list[Paragraph]) -> list[Stretch]:
         orphan_from = lo
         if pending is not None:
             first = marks[0] if marks else None
-            if first is not None and first.role in (Role.OPEN, Role.EITHER) and not text[lo : first.start].strip():
+            opens = first is not None and first.role in (Role.OPEN, Role.EITHER)
+            if first is not None and opens and not text[lo : first.start].strip():
                 pending.last_paragraph = index
                 piece_start = first.end
                 marks = marks[1:]
@@ -187,7 +191,8 @@ def pair_marks(text: str, paragraphs: list[Paragraph]) -> list[Stretch]:
 def _trimmed(text: str, stretch: Stretch) -> Stretch | None:
     """Trim whitespace off each piece; drop empty pieces, and the stretch when no word is left."""
     pieces = []
-    for start, end in stretch.pieces:
+    for piece_start, piece_end in stretch.pieces:
+        start, end = piece_start, piece_end
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():

@@ -18,8 +18,26 @@ _NOUN_POS = frozenset({"PROPN", "NOUN", "PRON"})
 _MODIFIER_DEPS = frozenset({"det", "amod", "compound", "poss", "nummod", "nmod", "case"})
 # The source noun of "according to a statement from X" is X, not the statement.
 _SOURCE_NOUNS = frozenset(
-    {"statement", "tweet", "post", "report", "release", "letter", "interview", "spokesman", "spokeswoman",
-     "spokesperson", "memo", "email", "message", "filing", "transcript", "video", "op-ed", "column"}
+    {
+        "statement",
+        "tweet",
+        "post",
+        "report",
+        "release",
+        "letter",
+        "interview",
+        "spokesman",
+        "spokeswoman",
+        "spokesperson",
+        "memo",
+        "email",
+        "message",
+        "filing",
+        "transcript",
+        "video",
+        "op-ed",
+        "column",
+    }
 )
 _SPEAKER_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE"})
 
@@ -47,13 +65,15 @@ def subject_of(verb: Token, blocked: set[int]) -> Token | None:
     inside the quote is wrong.
     """
     head = verb
-    for _ in range(3):
+    for _ in range(4):
         for child in head.children:
             if child.dep_ in _SUBJECT_DEPS and child.i not in blocked:
                 if child.tag_ in ("WP", "WDT") and head.dep_ == "relcl":
                     return head.head  # "Smith, who said ..." -> Smith
                 return child
-        if head.dep_ in _SHARED_SUBJECT_DEPS and head.head.i != head.i:
+        # "issued a statement saying": past the noun to the verb that has the subject
+        shared = head.dep_ in _SHARED_SUBJECT_DEPS or head.pos_ not in ("VERB", "AUX")
+        if shared and head.head.i != head.i:
             head = head.head
         else:
             break
@@ -71,9 +91,11 @@ def nearest_nominal(doc: Doc, verb: Token, lo: int, hi: int, blocked: set[int]) 
             break
         if tok.pos_ in _NOUN_POS:
             return _phrase_head(tok)
+    if verb.lemma_ == "tell":
+        return None
     for i in range(verb.i + 1, min(hi, verb.i + 6)):
         tok = doc[i]
-        if i in blocked or tok.is_punct:
+        if i in blocked or tok.is_punct or tok.pos_ == "ADP":
             break
         if tok.pos_ in _NOUN_POS:
             return _phrase_head(tok)
@@ -130,9 +152,7 @@ def _canonical(entities: list[Entity], start: int, end: int) -> Entity | None:
     return entity_for_span(entities, start, end, labels=_SPEAKER_LABELS)
 
 
-def speaker_for(
-    doc: Doc, head: Token, entities: list[Entity], previous: list[Speaker]
-) -> Speaker:
+def speaker_for(doc: Doc, head: Token, entities: list[Entity], previous: list[Speaker]) -> Speaker:
     """The speaker whose mention is headed by ``head``; a pronoun resolves to an earlier named speaker."""
     start, end = mention_span(doc, head)
     text = doc.text[start:end]
@@ -167,9 +187,9 @@ def resolve_pronoun(
     by_id = {e.id: e for e in entities}
     for speaker in previous:
         entity = by_id.get(speaker.entity_id or "")
-        if entity is not None and entity.label in labels and speaker.start < pronoun.idx:
-            if best is None or speaker.start > best[0]:
-                best = (speaker.start, entity)
+        usable = entity is not None and entity.label in labels and speaker.start < pronoun.idx
+        if usable and entity is not None and (best is None or speaker.start > best[0]):
+            best = (speaker.start, entity)
     for entity in entities:
         if entity.label not in labels:
             continue

@@ -17,7 +17,6 @@ from pipeline.models import CleanArticle
 from pipeline.stages._clean_dateline import split_dateline
 from pipeline.stages._clean_furniture import is_story, remove_furniture
 from pipeline.stages._clean_html import (
-    degraded_paragraphs,
     fragment_paragraphs,
     is_whole_page,
     max_depth,
@@ -78,8 +77,10 @@ def _paragraphs(body: str, kind: str, url: str | None, *, max_html_depth: int) -
     if kind != "html":
         return text_paragraphs(body)
     if max_depth(body, stop_at=max_html_depth) > max_html_depth:
-        # Too deep to hand to a tree builder safely: keep the text, lose only the structure.
-        return degraded_paragraphs(body)
+        # No story needs hundreds of nested elements; such markup is an attack or a broken feed, and
+        # tree builders (lxml, lexbor) get slow or give up on it. Refuse it with a coded error.
+        message = f"HTML nested deeper than {max_html_depth} elements"
+        raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
     if is_whole_page(body):
         found = page_paragraphs(body, url)
         # A page trafilatura finds no article in may still be a plain document: fall back to all its text.

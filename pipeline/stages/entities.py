@@ -150,6 +150,7 @@ def _propagate(doc: Doc, ents: list[Span]) -> list[Span]:
         votes.setdefault(words, Counter())[ent.label_] += 1
         last = ent[-1]
         if ent.label_ == "PERSON" and len(ent) > 1 and last.is_title and len(last.text) > 2:
+            # A zero vote: the surname is a PERSON form unless the model itself labelled it otherwise.
             votes.setdefault((last.text,), Counter())["PERSON"] += 0
     forms = {words: c.most_common(1)[0][0] for words, c in votes.items() if _propagatable(words)}
     if not forms:

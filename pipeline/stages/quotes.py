@@ -28,11 +28,15 @@ from pipeline.stages._quote_speakers import (
 from schemas.records import Entity, Paragraph, Quote, QuoteKind, Span
 
 _TERMINATORS = frozenset({".", "!", "?"})
+_REPORTING_PREPOSITIONS = frozenset({"about", "for", "against", "of", "on", "to"})
 # Words that may stand between an attribution and its quote without making the quote partial.
-_GLUE_WORDS = frozenset({"that", "and", "but", "so", "then", "also", "yet", "or", "adding", "saying", "as"})
+# ("said that “...”" is not among them: a quote after "that" is part of reported speech, so mixed.)
+_GLUE_WORDS = frozenset({"and", "but", "so", "then", "also", "yet", "or", "adding", "saying", "as"})
 # Children of the verb that carry what was said, not who said it or how.
 _CONTENT_DEPS = frozenset({"ccomp", "xcomp", "parataxis", "conj", "advcl", "csubj"})
-_MIN_EMBEDDED_WORDS = 4  # shorter quoted bits inside a sentence with no speech verb are titles or scare quotes
+# quoted bits this short with no attribution are titles, scare quotes or crowd noise, not quotes
+_MIN_UNATTRIBUTED_WORDS = 4
+_MARKS_AND_SPACE = " \t\n\"“”„‟«»'‘’`"
 _MAX_TRAILING_FRAME = 8  # "“...” Biden said." after a full stop: only a short frame is an attribution
 
 
@@ -44,6 +48,7 @@ class VerbLexicon:
     report: frozenset[str]
     with_object: frozenset[str]
     with_infinitive: frozenset[str]
+    with_preposition: frozenset[str] = frozenset()
 
 
 @lru_cache(maxsize=1)
@@ -62,6 +67,7 @@ def load_verbs() -> VerbLexicon:
         report=speech | frozenset(words[0] for words in report_lines),
         with_object=frozenset(words[0] for words in report_lines if "+obj" in words[1:]),
         with_infinitive=frozenset(words[0] for words in report_lines if "+to" in words[1:]),
+        with_preposition=frozenset(words[0] for words in report_lines if "+prep" in words[1:]),
     )
 
 
@@ -85,6 +91,7 @@ class _Found:
     verb: str | None = None
     subject: Token | None = None
     speaker: Speaker | None = None
+    paragraph_end: int = -1
 
 
 class _Text:
@@ -126,7 +133,7 @@ class _Text:
         return first, last
 
     def before_frame(self, index: int) -> tuple[int, int]:
-        """Tokens before stretch ``index`` back to the sentence start, the last quote or the paragraph start."""
+        """Tokens before stretch ``index`` back to the sentence start, the last quote or the paragraph."""
         stretch = self.stretches[index]
         if stretch.open_mark is None:
             return 0, 0
@@ -166,7 +173,8 @@ def _attribution(tx: _Text, cue: Token, frame: tuple[int, int]) -> _Attribution:
                 continue
             members.update(t.i for t in child.subtree)
         verb = cue.text
-    if subject is not None:
+    # a subject between the cue and a following quote ("saying that if he “...”") is part of the content
+    if subject is not None and (subject.i < cue.i or subject.i == cue.i + 1 or frame[0] > cue.i):
         members.update(t.i for t in subject.subtree if t.i not in tx.blocked)
     inside = [i for i in members if frame[0] <= i < frame[1]] or [cue.i]
     return _Attribution(cue, verb, subject, (min(inside), max(inside)))
@@ -181,16 +189,30 @@ def _find_attribution(tx: _Text, frame: tuple[int, int], *, after: bool, strict:
         tok = doc[i]
         if i in tx.blocked or not _is_cue(tok, verbs):
             continue
-        if strict and (frame[1] - frame[0] > _MAX_TRAILING_FRAME or any(
-            c.dep_ in ("ccomp", "xcomp") for c in tok.children
-        )):
+        if strict and (
+            frame[1] - frame[0] > _MAX_TRAILING_FRAME
+            or any(c.dep_ in ("ccomp", "xcomp") for c in tok.children)
+        ):
             return None
         return _attribution(tx, tok, frame)
-    if not after and frame[1] - frame[0] >= 2 and doc[frame[1] - 1].text == ":" and frame[1] - frame[0] <= 8:
-        for i in range(frame[1] - 2, frame[0] - 1, -1):
-            if doc[i].pos_ == "PROPN" or (doc[i].pos_ == "NOUN" and i == frame[1] - 2):
-                head = doc[i]
-                return _Attribution(doc[frame[1] - 1], ":", head, (frame[0], frame[1] - 1))
+    if not after and frame[1] - frame[0] >= 2 and doc[frame[1] - 1].text == ":":
+        return _colon_attribution(tx, frame)
+    return None
+
+
+def _colon_attribution(tx: _Text, frame: tuple[int, int]) -> _Attribution | None:
+    """"Kasich resisted: “...”" or "Trump issued this statement: “...”": the subject before the colon."""
+    doc = tx.doc
+    colon = frame[1] - 1
+    for i in range(colon - 1, frame[0] - 1, -1):
+        if doc[i].pos_ == "VERB" and i not in tx.blocked:
+            subject = subject_of(doc[i], tx.blocked)
+            if subject is not None:
+                return _Attribution(doc[i], doc[i].text, subject, (frame[0], colon))
+    if colon - frame[0] <= 6:
+        for i in range(colon - 1, frame[0] - 1, -1):
+            if doc[i].pos_ == "PROPN" or (doc[i].pos_ == "NOUN" and i == colon - 1):
+                return _Attribution(doc[colon], ":", doc[i], (frame[0], colon))
     return None
 
 
@@ -198,12 +220,16 @@ def _content_words(words: list[Token]) -> list[Token]:
     return [w for w in words if w.lower_ not in _GLUE_WORDS]
 
 
-def _direct_or_mixed(tx: _Text, index: int, found: _Attribution | None, after: bool) -> tuple[QuoteKind, int, int]:
-    """Kind and character extent of a quote: words of the sentence outside quote and attribution make it mixed."""
+def _direct_or_mixed(
+    tx: _Text, index: int, found: _Attribution | None, after: bool
+) -> tuple[QuoteKind, int, int]:
+    """Kind and extent of a quote: words of its sentence outside quote and attribution make it mixed."""
     doc = tx.doc
     stretch = tx.stretches[index]
     start, end = stretch.start, stretch.end
     before, following = tx.before_frame(index), tx.after_frame(index)
+    if doc.text[stretch.pieces[-1][0] : stretch.pieces[-1][1]].rstrip(_MARKS_AND_SPACE)[-1:] in _TERMINATORS:
+        following = (0, 0)  # the quote ended its sentence: what follows is the next sentence
     if found is None:
         residue = _words(doc, *before) + _words(doc, *following)
     elif after:
@@ -240,9 +266,21 @@ def _stretch_quotes(tx: _Text) -> list[_Found]:
         if attribution is None and stretch.open_mark is None:
             continue  # a lone closing mark with no attribution is a stray mark, not a quote
         kind, start, end = _direct_or_mixed(tx, index, attribution, after)
-        if attribution is None and kind == "mixed":
+        if attribution is None:
             quoted = _words(doc, *tx.tokens_in(stretch.pieces[0][0], stretch.pieces[-1][1]))
-            if len(quoted) < _MIN_EMBEDDED_WORDS:
+            if len(quoted) < _MIN_UNATTRIBUTED_WORDS:
+                continue
+            previous = found[-1] if found else None
+            if (
+                kind == "direct"
+                and previous is not None
+                and previous.kind == "direct"
+                and previous.paragraph_end == stretch.paragraph - 1
+                and not doc.text[previous.spans[-1][1] : stretch.pieces[0][0]].strip(_MARKS_AND_SPACE)
+            ):
+                # a new paragraph that only goes on quoting continues the quote before it
+                previous.spans.extend(stretch.pieces)
+                previous.paragraph_end = stretch.last_paragraph
                 continue
         spans = list(stretch.pieces) if kind == "direct" else [(start, end)]
         if attribution is not None and attribution.cue.i in by_cue:
@@ -250,7 +288,7 @@ def _stretch_quotes(tx: _Text) -> list[_Found]:
             if earlier.kind == kind == "direct":
                 earlier.spans.extend(spans)
                 continue
-        item = _Found(spans, stretch.paragraph, kind, spans[0][0])
+        item = _Found(spans, stretch.paragraph, kind, spans[0][0], paragraph_end=stretch.last_paragraph)
         if attribution is not None:
             item.cue, item.verb, item.subject = attribution.cue, attribution.verb, attribution.subject
             by_cue[attribution.cue.i] = item
@@ -272,10 +310,8 @@ def _reported(tx: _Text, used: set[int]) -> list[_Found]:
             sent = tok.sent
             phrase = [t.i for t in tok.subtree]
             lo, hi = min(phrase), max(phrase)
-            if lo - sent.start > sent.end - 1 - hi:
-                content = (sent.start, lo)
-            else:
-                content = (hi + 1, sent.end)
+            # the reported clause is the longer side of the phrase
+            content = (sent.start, lo) if lo - sent.start > sent.end - 1 - hi else (hi + 1, sent.end)
             verb = "according to"
         elif tok.pos_ == "VERB" and tok.lemma_.lower() in lexicon.report:
             content = _clause_of(tok, lexicon)
@@ -286,14 +322,8 @@ def _reported(tx: _Text, used: set[int]) -> list[_Found]:
             continue
         start = doc[content[0]].idx
         end = doc[content[1] - 1].idx + len(doc[content[1] - 1].text)
-        subject = (
-            according_to_source(tok)
-            if verb == "according to"
-            else subject_of(tok, tx.blocked)
-        )
-        found.append(
-            _Found([(start, end)], tx.paragraph_of(start), "indirect", start, tok, verb, subject)
-        )
+        subject = according_to_source(tok) if verb == "according to" else subject_of(tok, tx.blocked)
+        found.append(_Found([(start, end)], tx.paragraph_of(start), "indirect", start, tok, verb, subject))
     return found
 
 
@@ -306,6 +336,12 @@ def _clause_of(verb: Token, lexicon: VerbLexicon) -> tuple[int, int] | None:
     for child in verb.children:
         if child.dep_ == "dobj" and lemma in lexicon.with_object:
             return child.left_edge.i, child.right_edge.i + 1
+    if lemma in lexicon.with_preposition:
+        for child in verb.children:
+            if child.dep_ == "prep" and child.lower_ in _REPORTING_PREPOSITIONS:
+                obj = next((c for c in child.children if c.dep_ in ("pobj", "pcomp")), None)
+                if obj is not None:
+                    return obj.left_edge.i, obj.right_edge.i + 1
     if lemma in lexicon.speech and verb.dep_ in ("parataxis", "ccomp") and verb.head.i < verb.i:
         # "People have more power, Goff said.": the reported clause is the sentence before the verb
         sent = verb.sent
@@ -342,7 +378,7 @@ def _resolve(doc: Doc, items: list[_Found], entities: list[Entity]) -> None:
 
 
 def _earlier_role(doc: Doc, speaker: Speaker, previous: list[Speaker]) -> Speaker:
-    """"the official" after "a senior US defense official" said something is that official."""
+    """ "the official" after "a senior US defense official" said something is that official."""
     head = doc[speaker.head]
     written = doc.text[speaker.start : speaker.end].lower().split()
     if speaker.entity_id is not None or head.pos_ != "NOUN" or written[:1] != ["the"]:
@@ -370,7 +406,8 @@ def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
     text = doc.text
     if not text.strip() or len(doc) == 0:
         return []
-    paras = [p for p in paragraphs if 0 <= p.start < p.end <= len(text)] or [Paragraph(start=0, end=len(text))]
+    paras = [p for p in paragraphs if 0 <= p.start < p.end <= len(text)]
+    paras = paras or [Paragraph(start=0, end=len(text))]
     tx = _Text(doc, paras, pair_marks(text, paras))
     quoted = _stretch_quotes(tx)
     used = {q.cue.i for q in quoted if q.cue is not None}

@@ -199,7 +199,8 @@ def test_short_name_is_reported_with_the_canonical_name(nlp: Language) -> None:
 
 def test_quote_without_attribution_takes_the_previous_speaker_in_its_paragraph(nlp: Language) -> None:
     _, quotes = _quotes(
-        nlp, "“The meetings are a smart step,” Muhanad Seloom said on Sunday. “The question is what comes next.”"
+        nlp,
+        "“The meetings are a smart step,” Muhanad Seloom said on Sunday. “The question is what comes next.”",
     )
     speakers = [q.speaker for q in _direct(quotes)]
     assert speakers == ["Muhanad Seloom", "Muhanad Seloom"]
