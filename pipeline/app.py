@@ -212,7 +212,16 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     versions = app.Table("versions", default=None, partitions=settings.partitions)
     dedup_index = app.Table("dedup-index", default=None, partitions=1)
     # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
-    quote_speakers = app.Table("quote-speakers", default=None, partitions=settings.partitions)
+    # Written from a batch (take_events), where Faust has no current event to pick the changelog
+    # partition from: the partitioner on the raw uri key picks it, the same partition as the nlp
+    # topic's message for that uri, so the entry lives with the worker that owns the story.
+    quote_speakers = app.Table(
+        "quote-speakers",
+        default=None,
+        partitions=settings.partitions,
+        schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
+        use_partitioner=True,
+    )
 
     def get_enricher() -> Enricher:
         if state["enricher"] is None:
@@ -236,9 +245,9 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 else:
                     await publisher.outcome(step, source)
                     if is_retraction(step):
-                        uri = step.id.encode()
-                        await dedup_topic.send(key=FORGET_KEY, value=uri)
-                        await nlp_topic.send(key=uri, value=orjson.dumps({"retract": step.id}))
+                        # Through the dedup partition, so the retraction reaches the nlp step after
+                        # any earlier version of the story still on its way there.
+                        await dedup_topic.send(key=FORGET_KEY, value=step.id.encode())
             yield None
 
     @app.agent(dedup_topic, name="dedup")
@@ -252,7 +261,9 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 if expired:
                     log.info("dedup.expired", articles=expired)
             if event.message.key == FORGET_KEY:
-                forget(dedup_index, event.value.decode())
+                uri = event.value.decode()
+                forget(dedup_index, uri)
+                await nlp_topic.send(key=event.value, value=orjson.dumps({"retract": uri}))
                 yield None
                 continue
             try:
@@ -301,10 +312,11 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                     continue
                 await publisher.outcome(outcome, envelope.source())
                 # Remember where this story's quotes went, so a kill can retract them by speaker key.
-                previous = quote_speakers.get(outcome.id)
+                uri_key = outcome.id.encode()
+                previous = quote_speakers.get(uri_key)
                 if previous and previous["version"] < outcome.version:
                     await publisher.retract_quotes(outcome.id, previous, keep=len(outcome.quotes))
-                quote_speakers[outcome.id] = {
+                quote_speakers[uri_key] = {
                     "version": outcome.version,
                     "keys": [speaker_key(outcome, i) for i in range(len(outcome.quotes))],
                 }
@@ -330,6 +342,35 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     async def _table_sizes() -> None:
         metrics.TABLE_SIZE.labels(table="versions").set(len(versions))
         metrics.TABLE_SIZE.labels(table="dedup-index").set(len(dedup_index))
+
+    lag_topics = {settings.topic_raw, f"{settings.app_id}.dedup", f"{settings.app_id}.nlp"}
+    lag_labels: set[tuple[str, str]] = set()
+
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
+    async def _consumer_lag() -> None:
+        """Log end minus committed offset (the next to read) per assigned agent input partition."""
+        try:
+            consumer: Any = app.consumer
+            assigned = [tp for tp in consumer.assignment() if tp.topic in lag_topics]
+            ends = await consumer.highwaters(*assigned) if assigned else {}
+            # Nothing committed since the assignment: the worker starts from the earliest offset.
+            committed = {tp: consumer._committed_offset.get(tp) for tp in assigned}
+            unset = [tp for tp, offset in committed.items() if offset is None]
+            earliest = await consumer.earliest_offsets(*unset) if unset else {}
+            current = set()
+            for tp in assigned:
+                if ends.get(tp) is None:
+                    continue
+                start = committed[tp] if committed[tp] is not None else earliest.get(tp, 0)
+                labels = (tp.topic, str(tp.partition))
+                metrics.CONSUMER_LAG.labels(*labels).set(max(0, int(ends[tp]) - int(start)))
+                current.add(labels)
+            for labels in lag_labels - current:  # revoked in a rebalance: another worker reports it
+                metrics.CONSUMER_LAG.remove(*labels)
+            lag_labels.clear()
+            lag_labels.update(current)
+        except Exception as exc:  # a metric must never stop the worker (e.g. during a rebalance)
+            log.debug("metrics.consumer_lag_failed", error=f"{type(exc).__name__}: {exc}")
 
     @app.page("/health")
     async def _health(web: Any, request: Any) -> Any:

@@ -21,7 +21,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Self
@@ -36,6 +36,9 @@ DEFAULT_LOG_CONFIG = DEPLOY_DIR / "log4j2.properties"
 
 # Kafka's own scripts use G1 with short pauses; pass other jvm_args to LocalBroker to replace them.
 DEFAULT_JVM_ARGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20")
+# For short-lived brokers in tests: starts in about half the time with less memory, but the C1-only JIT
+# lowers peak throughput, so not for load or soak tests.
+QUICK_START_JVM_ARGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 _MIN_JAVA = 17
 _MARKER = ".wirepipe-complete"
 _NODE_ID = 1
@@ -62,7 +65,6 @@ class _Runtime:
     stdout: IO[bytes] | None = None
     temp_dir: Path | None = None
     stop_timeout_s: float = 30.0
-    extra: list[Path] = field(default_factory=list)
 
 
 def _terminate(proc: subprocess.Popen[bytes], timeout_s: float) -> int:
@@ -131,9 +133,12 @@ def _file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _tail(path: Path, lines: int = 25) -> str:
+def _tail(path: Path, lines: int = 25, since: int = 0) -> str:
+    """The last lines of a log, from byte ``since`` on (a file appended to across restarts)."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        with path.open("rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode("utf-8", errors="replace")
     except OSError:
         return "(no output)"
     return "\n".join(text.splitlines()[-lines:])
@@ -176,6 +181,7 @@ class LocalBroker:
         self._port: int | None = port
         self._controller_port: int | None = None
         self._started_once = False
+        self._launch_offset = 0
         self._data_dir = (
             data_dir if data_dir is not None else (self.home / f"data-{port}" if port is not None else None)
         )
@@ -247,6 +253,12 @@ class LocalBroker:
     def ensure_jars(self) -> Path:
         """Resolve Kafka's jars with Maven unless the cache is complete for the current pom. Returns it."""
         _require_java()
+        for needed in (self.pom, self.log_config):
+            if not needed.is_file():
+                raise BrokerSetupError(
+                    f"{needed} is missing: the local broker runs from a source checkout of wirepipe, "
+                    + _NO_BROKER_HINT
+                )
         digest = hashlib.sha256(self.pom.read_bytes()).hexdigest()
         if self._jars_complete(digest):
             return self.libs_dir
@@ -320,24 +332,35 @@ class LocalBroker:
             return self
         self.ensure_jars()
         for attempt in range(1, _BIND_RETRIES + 1):
-            if self._port is None or self._controller_port is None:
+            if self._port is None:
                 self._port = self._fixed_port or free_port()
+            if self._controller_port is None:
                 self._controller_port = free_port()
             self.format()
             try:
                 self._launch()
-            except _PortTakenError:
-                if attempt == _BIND_RETRIES:
-                    raise
-                if self._fixed_port is None and not self._started_once:
-                    # Another process took a port between our probe and the JVM's bind: pick new ones.
-                    self._port = self._controller_port = None
-                else:
-                    time.sleep(1.0)  # clients know these ports: wait for them to be free again
+            except _PortTakenError as taken:
+                self._choose_ports_after(taken, last_try=attempt == _BIND_RETRIES)
                 continue
             self._started_once = True
             return self
         raise AssertionError("unreachable")
+
+    def _choose_ports_after(self, taken: _PortTakenError, *, last_try: bool) -> None:
+        if taken.port != self._port:
+            self._controller_port = None  # clients never see the controller port: take another
+        elif self._fixed_port is not None and not self._started_once:
+            raise BrokerError(
+                f"port {self._port} is in use on 127.0.0.1: is another broker (`wirepipe broker`) "
+                "running? Stop it or choose another port."
+            ) from taken
+        elif not self._started_once:
+            # Another process took the port between our probe and the JVM's bind: pick new ones.
+            self._port = self._controller_port = None
+        else:
+            time.sleep(1.0)  # clients know this port: wait for whoever holds it to let go
+        if last_try:
+            raise taken
 
     def stop(self) -> int | None:
         """SIGTERM, wait for the orderly shutdown, SIGKILL after the timeout. Keeps data and ports."""
@@ -358,9 +381,20 @@ class LocalBroker:
         )
         return code
 
-    def restart(self) -> Self:
-        """Stop and start again on the same ports with the same data (for fault tests)."""
+    def kill(self) -> None:
+        """SIGKILL, as a crash or an OOM killer would: no orderly shutdown. Keeps data and ports."""
+        proc = self._runtime.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
         self.stop()
+
+    def restart(self, *, hard: bool = False) -> Self:
+        """Stop (``hard``: kill) and start again on the same ports with the same data (for fault tests)."""
+        if hard:
+            self.kill()
+        else:
+            self.stop()
         return self.start()
 
     def close(self) -> None:
@@ -429,6 +463,10 @@ class LocalBroker:
             "share.coordinator.state.topic.num.partitions": 10,
             # Consumers in tests join one at a time: do not wait 3 s for more members.
             "group.initial.rebalance.delay.ms": 0,
+            # After a crash the restarted controller waits out the dead incarnation's session before the
+            # broker may register again: 9 s by default. Heartbeats stay in this one process.
+            "broker.heartbeat.interval.ms": 1000,
+            "broker.session.timeout.ms": 4000,
             "num.io.threads": 4,
             "num.network.threads": 2,
         }
@@ -441,6 +479,7 @@ class LocalBroker:
         props = self._write_properties()
         stdout_path = self.log_dir / "stdout.log"
         stdout = stdout_path.open("ab")
+        self._launch_offset = stdout.tell()
         command = [*self._java_command("kafka.Kafka"), str(props)]
         setpriv = shutil.which("setpriv")
         if setpriv is not None and threading.current_thread() is threading.main_thread():
@@ -491,9 +530,10 @@ class LocalBroker:
         code = proc.poll()
         if code is None:
             return
-        output = _tail(self.log_dir / "stdout.log") + "\n" + _tail(self.log_file)
-        if "Address already in use" in output:
-            raise _PortTakenError(f"port {self._port} or {self._controller_port} is taken")
+        output = _tail(self.log_dir / "stdout.log", since=self._launch_offset) + "\n" + _tail(self.log_file)
+        bind = re.search(r"failed to bind to [^:\s]+:(\d+)", output)
+        if bind is not None:
+            raise _PortTakenError(int(bind.group(1)))
         raise BrokerError(
             f"Kafka exited with code {code} before it was ready; see {self.log_file} "
             f"and {self.log_dir / 'stdout.log'}:\n{output.strip()}"
@@ -527,7 +567,9 @@ class LocalBroker:
 
 
 class _PortTakenError(BrokerError):
-    pass
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} on 127.0.0.1 is already in use")
+        self.port = port
 
 
 _java_checked = False

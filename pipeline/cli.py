@@ -199,8 +199,7 @@ def render(value: bytes | None, *, as_json: bool = False) -> str:
 def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.broker import run_foreground  # noqa: PLC0415
 
-    run_foreground(port=args.port)
-    return 0
+    return run_foreground(port=args.port)
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:

@@ -28,7 +28,7 @@ from pipeline.stages._quote_speakers import (
 from schemas.records import Entity, Paragraph, Quote, QuoteKind, Span
 
 _TERMINATORS = frozenset({".", "!", "?"})
-_REPORTING_PREPOSITIONS = frozenset({"about", "for", "against", "of", "on", "to"})
+_REPORTING_PREPOSITIONS = frozenset({"about", "for", "against", "of"})
 # Words that may stand between an attribution and its quote without making the quote partial.
 # ("said that “...”" is not among them: a quote after "that" is part of reported speech, so mixed.)
 _GLUE_WORDS = frozenset({"and", "but", "so", "then", "also", "yet", "or", "adding", "saying", "as"})
@@ -201,7 +201,7 @@ def _find_attribution(tx: _Text, frame: tuple[int, int], *, after: bool, strict:
 
 
 def _colon_attribution(tx: _Text, frame: tuple[int, int]) -> _Attribution | None:
-    """"Kasich resisted: “...”" or "Trump issued this statement: “...”": the subject before the colon."""
+    """ "Kasich resisted: “...”" or "Trump issued this statement: “...”": the subject before the colon."""
     doc = tx.doc
     colon = frame[1] - 1
     for i in range(colon - 1, frame[0] - 1, -1):

@@ -1,4 +1,5 @@
-"""The broker the integration tests run against, and the local Kafka launcher behind it."""
+"""The broker the integration tests run against (``kafka_bootstrap`` from tests/conftest.py), and the
+local Kafka launcher behind it."""
 
 from __future__ import annotations
 
@@ -8,24 +9,16 @@ from collections.abc import Iterator
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from pipeline.broker import LocalBroker
-from tests import brokers
+from pipeline.broker import QUICK_START_JVM_ARGS, LocalBroker
 from tests.brokers import consume_all, create_topics, produce, unique_name
 
 pytestmark = pytest.mark.integration
 
 
-# Moves to tests/conftest.py once other integration tests need it.
-@pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    with brokers.kafka_bootstrap() as servers:
-        yield servers
-
-
 @pytest.fixture(scope="module")
 def local_broker() -> Iterator[LocalBroker]:
     """A LocalBroker of this module's own, beside the session broker: restarting it disturbs no one."""
-    with LocalBroker() as broker:
+    with LocalBroker(jvm_args=QUICK_START_JVM_ARGS) as broker:
         yield broker
 
 
@@ -87,6 +80,16 @@ def test_restart_keeps_topics_records_and_bootstrap(local_broker: LocalBroker) -
     assert consume_all(before, topic, expected_count=4) == sorted(sent, key=lambda r: (r.partition, r.offset))
 
 
+def test_acknowledged_records_survive_a_broker_crash(local_broker: LocalBroker) -> None:
+    topic = unique_name("crash")
+    create_topics(local_broker.bootstrap, [topic])
+    sent = produce(local_broker.bootstrap, topic, [(b"k", f"v{n}".encode()) for n in range(3)])
+
+    local_broker.restart(hard=True)
+
+    assert consume_all(local_broker.bootstrap, topic, expected_count=3) == sent
+
+
 def test_local_broker_does_not_create_topics_on_first_use(local_broker: LocalBroker) -> None:
     topic = unique_name("never-created")
     admin = KafkaAdminClient(bootstrap_servers=local_broker.bootstrap)
@@ -105,7 +108,7 @@ def test_local_broker_writes_its_server_log(local_broker: LocalBroker) -> None:
 
 
 def test_two_local_brokers_run_side_by_side(local_broker: LocalBroker) -> None:
-    with LocalBroker() as second:
+    with LocalBroker(jvm_args=QUICK_START_JVM_ARGS) as second:
         assert second.bootstrap != local_broker.bootstrap
         topic = unique_name("second")
         create_topics(second.bootstrap, [topic])

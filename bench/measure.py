@@ -1,0 +1,279 @@
+"""Measuring tools for the bench: process sampling (RSS, CPU), producing and collecting outcomes.
+
+Everything here runs in the bench process, which shares the machine with the workers and the broker;
+its own CPU time is measured too, so what it costs is visible in the results.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psutil
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import KafkaAdminClient
+
+from pipeline.kafka_config import kafka_python_options
+from pipeline.settings import Settings
+
+MAX_BYTES = 16_777_216  # the topics' max.message.bytes (settings.topic_max_message_bytes)
+
+
+def _kafka_options(bootstrap: str) -> dict[str, Any]:
+    """kafka-python options for ``bootstrap`` with the security settings of the environment."""
+    return kafka_python_options(Settings(kafka_bootstrap=bootstrap))
+
+
+class Sampler:
+    """Samples the resident memory of named processes in a thread; reads their CPU seconds on demand."""
+
+    def __init__(self, interval_s: float = 0.2) -> None:
+        self.interval_s = interval_s
+        self.peak_rss: dict[str, int] = {}
+        self._procs: dict[str, psutil.Process] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
+
+    def start(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def watch(self, name: str, pid: int) -> None:
+        """Sample process ``pid`` under ``name`` (its peak RSS is kept after it exits)."""
+        with contextlib.suppress(psutil.Error):
+            with self._lock:
+                self._procs[name] = psutil.Process(pid)
+            self._sample()
+
+    def unwatch(self, name: str) -> None:
+        self._sample()
+        with self._lock:
+            self._procs.pop(name, None)
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU seconds so far of every watched process that is alive."""
+        out: dict[str, float] = {}
+        with self._lock:
+            procs = dict(self._procs)
+        for name, proc in procs.items():
+            with contextlib.suppress(psutil.Error):
+                times = proc.cpu_times()
+                out[name] = times.user + times.system
+        return out
+
+    def _sample(self) -> None:
+        with self._lock:
+            procs = dict(self._procs)
+        for name, proc in procs.items():
+            with contextlib.suppress(psutil.Error):
+                rss = proc.memory_info().rss
+                self.peak_rss[name] = max(rss, self.peak_rss.get(name, 0))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            self._sample()
+
+
+def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """CPU seconds spent between two ``Sampler.cpu_seconds()`` readings, per process."""
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in after if name in before}
+
+
+def listening_pid(bootstrap: str) -> int | None:
+    """The pid listening on the first bootstrap address when it is on this machine, else None."""
+    host, _, port_text = bootstrap.split(",", maxsplit=1)[0].rpartition(":")
+    local = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "", socket.gethostname()}  # noqa: S104 - a name
+    if host.strip("[]") not in local:
+        return None
+    try:
+        for conn in psutil.net_connections(kind="tcp"):
+            if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port_text):
+                return conn.pid
+    except (psutil.Error, ValueError):
+        return None
+    return None
+
+
+@dataclass
+class Outcome:
+    """One record read from an output topic, with its Kafka timestamp and when the bench got it."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+    arrived: float  # time.perf_counter() in the bench process
+
+
+@dataclass
+class Collector:
+    """Reads output topics from the beginning in a thread (no consumer group) and keeps every record."""
+
+    bootstrap: str
+    topics: list[str]
+    records: list[Outcome] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _ready: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+    _error: BaseException | None = None
+
+    def __enter__(self) -> Collector:
+        self._thread = threading.Thread(target=self._run, name="bench-collector", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(60):
+            raise TimeoutError(f"collector could not assign {self.topics}: {self._error}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    def count(self) -> int:
+        """Records with a value (tombstones are not outcomes)."""
+        return sum(1 for r in list(self.records) if r.value is not None)
+
+    def wait_for(self, count: int, timeout_s: float) -> bool:
+        """Wait until ``count`` outcomes arrived; False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self._error is not None:
+                raise RuntimeError("collector failed") from self._error
+            if self.count() >= count:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _run(self) -> None:
+        try:
+            consumer = KafkaConsumer(
+                **_kafka_options(self.bootstrap),
+                group_id=None,
+                enable_auto_commit=False,
+                client_id="wirepipe-bench",
+                fetch_max_bytes=MAX_BYTES,
+                max_partition_fetch_bytes=MAX_BYTES,
+            )
+        except BaseException as exc:
+            self._error = exc
+            return
+        try:
+            partitions = [
+                TopicPartition(topic, p) for topic in self.topics for p in _partition_ids(consumer, topic)
+            ]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            self._ready.set()
+            while not self._stop.is_set():
+                for batch in consumer.poll(timeout_ms=100).values():
+                    now = time.perf_counter()
+                    self.records.extend(Outcome(m.topic, m.key, m.value, m.timestamp, now) for m in batch)
+        except BaseException as exc:
+            self._error = exc
+        finally:
+            consumer.close()
+
+
+def _partition_ids(consumer: KafkaConsumer, topic: str, timeout_s: float = 30) -> list[int]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        ids = consumer.partitions_for_topic(topic)
+        if ids:
+            return sorted(ids)
+        time.sleep(0.1)
+    raise TimeoutError(f"topic {topic!r} has no partitions")
+
+
+@dataclass
+class Sent:
+    """What the producer sent: per key, the record's Kafka timestamp (producer clock, CreateTime)."""
+
+    started: float  # perf_counter before the first send
+    finished: float  # perf_counter after the last acknowledgement
+    timestamps_ms: dict[bytes, int]
+
+
+@contextlib.contextmanager
+def producer(bootstrap: str) -> Iterator[KafkaProducer]:
+    """The same producer settings as ``wirepipe produce`` (acks=all, linger 5 ms)."""
+    p = KafkaProducer(
+        **_kafka_options(bootstrap),
+        acks="all",
+        linger_ms=5,
+        max_request_size=MAX_BYTES,
+        client_id="wirepipe-bench",
+    )
+    try:
+        yield p
+    finally:
+        p.close(timeout=10)
+
+
+def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]], rate: float = 0.0) -> Sent:
+    """Send (key, value) records, as fast as possible or at ``rate`` per second on a fixed schedule."""
+    with producer(bootstrap) as p:
+        futures = []
+        started = time.perf_counter()
+        for i, (key, value) in enumerate(records):
+            if rate:
+                delay = started + i / rate - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+            futures.append((key, p.send(topic, key=key, value=value)))
+        p.flush(timeout=60)
+        stamps = {key: future.get(timeout=60).timestamp for key, future in futures}
+        return Sent(started=started, finished=time.perf_counter(), timestamps_ms=stamps)
+
+
+def wait_group_stable(bootstrap: str, group: str, members: int, timeout_s: float = 90) -> float:
+    """Wait until the consumer group is Stable with ``members`` members; returns the seconds waited."""
+    started = time.monotonic()
+    admin = KafkaAdminClient(**_kafka_options(bootstrap), client_id="wirepipe-bench-admin")
+    try:
+        while time.monotonic() - started < timeout_s:
+            with contextlib.suppress(Exception):  # the group may not exist yet: ask again
+                info = admin.describe_groups([group])[0]
+                state = _field(info, "group_state", "state")
+                if str(state).lower() == "stable" and len(_field(info, "members") or []) == members:
+                    return time.monotonic() - started
+            time.sleep(0.5)
+    finally:
+        admin.close()
+    raise TimeoutError(f"group {group} not stable with {members} members after {timeout_s}s")
+
+
+def _field(info: Any, *names: str) -> Any:
+    for name in names:
+        if isinstance(info, dict) and name in info:
+            return info[name]
+        if hasattr(info, name):
+            return getattr(info, name)
+    return None
+
+
+def machine() -> dict[str, Any]:
+    """The machine the figures were measured on."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in open("/proc/cpuinfo", encoding="utf-8"):  # noqa: SIM115 - read once, closed on exit
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_affinity": len(os.sched_getaffinity(0)),
+        "cpu_model": model,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "hostname": socket.gethostname(),
+    }

@@ -1,0 +1,169 @@
+"""The bench's outputs: ``latest.json`` (everything), ``latest.md`` (a table) and ``latest.png`` (a chart)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt
+
+THROUGHPUT = (
+    ("baseline", "1. bare spaCy nlp.pipe"),
+    ("offline", "2. wirepipe enrich"),
+    ("one_worker", "3. broker, 1 worker"),
+    ("two_workers", "4. broker, 2 workers"),
+)
+
+
+def write(results: dict[str, Any], out: Path) -> None:
+    """Write the three files into ``out`` (overwritten on every call, so a partial run leaves its part)."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    (out / "latest.md").write_text(markdown(results), encoding="utf-8")
+    chart(results, out / "latest.png")
+
+
+def one_line(phase: dict[str, Any]) -> str:
+    """A short progress line for stderr."""
+    if "error" in phase:
+        return f"FAILED {phase['error']}"
+    keys = ("docs_per_s", "words_per_s", "seconds", "p50_ms", "p99_ms", "duplicate_cost_vs_unique_timings")
+    return " ".join(f"{k}={phase[k]}" for k in keys if k in phase)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+    return str(value)
+
+
+def markdown(r: dict[str, Any]) -> str:
+    """The figures as markdown tables, with the machine and load they were measured under."""
+    m = r.get("machine", {})
+    lines = [
+        f"# Wirepipe bench, {r.get('started_at', '?')}",
+        "",
+        f"Machine: {m.get('nproc')} cores ({m.get('cpu_model')}), {m.get('memory_gib')} GiB; "
+        f"load average at start {r.get('load_avg_start')}, at end {r.get('load_avg_end')}. "
+        f"Broker: {r.get('broker')}. Corpus: first {r.get('corpus', {}).get('articles')} articles, "
+        f"{r.get('corpus', {}).get('words')} words. Batch: {r.get('settings')}. "
+        f"Command: `{r.get('command')}`" + (" (SMOKE: figures are not meaningful)" if r.get("smoke") else ""),
+        "",
+        "| phase | articles | seconds | docs/s | words/s | ratio | load before -> after |",
+        "|---|---:|---:|---:|---:|---|---|",
+    ]
+    ratios = r.get("ratios", {})
+    ratio_of = {
+        "offline": ("offline_vs_baseline", "x (1)"),
+        "one_worker": ("one_worker_vs_baseline", "x (1)"),
+        "two_workers": ("two_workers_vs_one_worker", "x (3)"),
+    }
+    for name, label in THROUGHPUT:
+        p = r.get(name)
+        if not p:
+            continue
+        if "error" in p:
+            lines.append(f"| {label} | failed: {p['error']} | | | | | |")
+            continue
+        key, unit = ratio_of.get(name, ("", ""))
+        ratio = f"{ratios[key]:.2f} {unit}" if key in ratios else "the bar"
+        lines.append(
+            f"| {label} | {p.get('articles')} | {_fmt(p.get('seconds'))} | {_fmt(p.get('docs_per_s'))} "
+            f"| {_fmt(p.get('words_per_s'))} | {ratio} "
+            f"| {p.get('load_avg_before')} -> {p.get('load_avg_after')} |"
+        )
+    for name in ("one_worker", "two_workers", "duplicates"):
+        p = r.get(name, {})
+        if p.get("cpu_seconds"):
+            lines.append("")
+            lines.append(
+                f"CPU seconds during {name} ({p['seconds']} s wall, {p.get('cores_busy')} cores busy): "
+                + ", ".join(f"{k} {v} ({p['cpu_share'].get(k, 0):.0%})" for k, v in p["cpu_seconds"].items())
+            )
+    dup = r.get("duplicates", {})
+    if dup and "error" not in dup:
+        t = dup.get("per_record_timings_ms", {})
+        lines += [
+            "",
+            "## 5. Duplicates",
+            "",
+            f"{dup.get('articles')} articles (N plus a copy of each, shuffled) "
+            f"in {_fmt(dup.get('seconds'))} s; "
+            f"outcomes {dup.get('outcomes')}.",
+            "",
+            "| measure | unique | duplicate | duplicate / unique |",
+            "|---|---:|---:|---:|",
+            f"| per-record `timings_ms` total, mean (ms) | {_fmt(t.get('mean_total', {}).get('unique'))} "
+            f"| {_fmt(t.get('mean_total', {}).get('duplicate'))} "
+            f"| {_fmt(dup.get('duplicate_cost_vs_unique_timings'))} |",
+            f"| wall time per article (ms) | {_fmt(dup.get('wall_ms_per_unique'))} "
+            f"| {_fmt(dup.get('wall_ms_per_duplicate'))} "
+            f"| {_fmt(dup.get('duplicate_cost_vs_unique_wall'))} |",
+        ]
+    lat = r.get("latency", {})
+    if lat and "error" not in lat:
+        lines += [
+            "",
+            "## 6. Latency at half load",
+            "",
+            f"{lat.get('articles')} articles at {lat.get('rate_achieved_per_s')}/s (target "
+            f"{lat.get('rate_target_per_s')}/s) for {lat.get('seconds')} s; "
+            "produce -> outcome by Kafka timestamps: "
+            f"p50 {_fmt(lat.get('p50_ms'))} ms, p95 {_fmt(lat.get('p95_ms'))} ms, "
+            f"p99 {_fmt(lat.get('p99_ms'))} ms, max {lat.get('max_ms')} ms "
+            f"({lat.get('matched')} matched; {lat.get('repeated_bodies')} repeated bodies).",
+        ]
+    mem = r.get("memory_mib", {})
+    if mem:
+        lines += [
+            "",
+            "## 7. Memory (peak RSS, MiB)",
+            "",
+            f"Workers: {mem.get('workers_peak_rss')}; broker: {mem.get('broker_peak_rss')}; "
+            f"offline enrich: {mem.get('offline_peak_rss')}; bench process: {mem.get('bench_peak_rss')}.",
+        ]
+    goals = r.get("goals", {})
+    if goals:
+        lines += ["", "## Goals", "", "| goal | target | measured | met |", "|---|---|---:|---|"]
+        for name, g in goals.items():
+            met = {True: "yes", False: "**no**", None: "-"}[g["met"]]
+            lines.append(f"| {name} | {g['goal']} | {_fmt(g['measured'])} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
+def chart(r: dict[str, Any], path: Path) -> None:
+    """Throughput bars (words/s per phase) and the latency histogram, side by side."""
+    fig, (bars, hist) = plt.subplots(1, 2, figsize=(12, 4.5))
+    names = [(label, r[k]["words_per_s"]) for k, label in THROUGHPUT if r.get(k, {}).get("words_per_s")]
+    if names:
+        labels, values = zip(*names, strict=True)
+        colours = ["#4c72b0", "#55a868", "#c44e52", "#8172b2"][: len(values)]
+        drawn = bars.barh(labels[::-1], values[::-1], color=colours[::-1])
+        bars.bar_label(drawn, fmt="{:,.0f}", padding=3)
+        bars.set_xlabel("words / s")
+        bars.set_xlim(0, max(values) * 1.2)
+    bars.set_title("Throughput")
+    lat = r.get("latency", {}).get("latencies_ms") or []
+    if lat:
+        hist.hist(lat, bins=40, color="#4c72b0")
+        for q, style in (("p50_ms", "-"), ("p95_ms", "--"), ("p99_ms", ":")):
+            value = r["latency"][q]
+            hist.axvline(value, color="black", linestyle=style, label=f"{q[:3]} {value:,.0f} ms")
+        hist.legend()
+        hist.set_xlabel("produce -> outcome (ms)")
+        hist.set_ylabel("articles")
+    hist.set_title(f"Latency at {r.get('latency', {}).get('rate_achieved_per_s', '?')} articles/s")
+    m = r.get("machine", {})
+    fig.suptitle(
+        f"Wirepipe bench {r.get('started_at', '')[:10]}, {m.get('nproc')} cores, "
+        f"load at start {r.get('load_avg_start')}"
+    )
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
