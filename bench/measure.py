@@ -243,7 +243,8 @@ def wait_group_stable(bootstrap: str, group: str, members: int, timeout_s: float
     try:
         while time.monotonic() - started < timeout_s:
             with contextlib.suppress(Exception):  # the group may not exist yet: ask again
-                info = admin.describe_groups([group])[0]
+                found = admin.describe_groups([group])
+                info = found.get(group) if isinstance(found, dict) else found[0]
                 state = _field(info, "group_state", "state")
                 if str(state).lower() == "stable" and len(_field(info, "members") or []) == members:
                     return time.monotonic() - started

@@ -1,7 +1,7 @@
 """Near-duplicate evaluation: Wirepipe's dedup stage against exact-fingerprint and plain-LSH baselines.
 
 Usage:
-    .venv/bin/python eval/run_neardup.py [--via-enrich] [--synthetic-copies 2] [--seed 13]
+    .venv/bin/python eval/run_neardup.py [--source enrich|stages] [--synthetic-copies 2] [--seed 13]
 
 Two data sets, both scored by the shipped ``score_neardup.py`` (imported from ``$EVAL_DIR``):
 
@@ -13,9 +13,11 @@ Two data sets, both scored by the shipped ``score_neardup.py`` (imported from ``
    the way the scorer's pairs were (``_truth_text``); the script checks that this reproduces the
    shipped dev pairs before trusting it.
 
-Verdicts come from one function, ``verdicts_via_stages`` (clean -> dedup_key -> dedup) or, with
-``--via-enrich``, ``verdicts_via_enrich`` (the ``wirepipe enrich`` command). Results go to
-``eval/results/neardup.json``. Eval data is read from ``$EVAL_DIR`` and never written anywhere.
+Verdicts come, by default (``make eval``), from ``verdicts_via_enrich``: the ``wirepipe enrich`` command,
+i.e. the worker's own code path (decode -> versions -> clean -> dedup -> NLP), run once per threshold
+with ``WIREPIPE_NEAR_DUP_THRESHOLD``. ``--source stages`` calls the stages directly (clean -> dedup_key ->
+dedup; seconds instead of minutes, no NLP). Results go to ``eval/results/neardup.json``. Eval data is
+read from ``$EVAL_DIR`` and never written anywhere.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ import re
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -134,22 +135,45 @@ def verdicts_via_stages(
     return out
 
 
-def verdicts_via_enrich(records: list[dict[str, Any]], command: str) -> Verdicts:
-    """Run ``wirepipe enrich`` (``{input}`` in ``command`` = the JSONL path); read EnrichedArticle lines."""
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False, encoding="utf-8") as fh:
-        for rec in records:
-            fh.write(json.dumps(rec) + "\n")
-        path = fh.name
-    try:
-        argv = [a.replace("{input}", path) for a in shlex.split(command)]
-        proc = subprocess.run(argv, capture_output=True, text=True, check=True, cwd=REPO)
-    finally:
-        os.unlink(path)
+ENRICH = [sys.executable, "-m", "pipeline.cli", "enrich"]  # the venv's `wirepipe enrich`, PATH or not
+
+
+def verdicts_via_enrich(
+    records: list[dict[str, Any]],
+    threshold: float,
+    command: list[str] | None = None,
+    tally: Counter[str] | None = None,
+) -> Verdicts:
+    """Stream records through ``wirepipe enrich`` (JSON lines on stdin, one outcome line each on stdout).
+
+    The threshold goes in as ``WIREPIPE_NEAR_DUP_THRESHOLD``. A dead letter (``error_code``) is no
+    verdict, as in the worker: the article was never indexed, or failed NLP after a unique verdict.
+    ``tally`` counts outcomes and dead-letter codes.
+    """
+    env = {
+        **os.environ,
+        "WIREPIPE_NEAR_DUP_THRESHOLD": str(threshold),
+        "WIREPIPE_LOG_FORMAT": "json",
+        "WIREPIPE_LOG_LEVEL": "WARNING",
+    }
+    stdin = b"".join(json.dumps(rec).encode() + b"\n" for rec in records)
+    proc = subprocess.run(command or ENRICH, input=stdin, capture_output=True, check=False, cwd=REPO, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"wirepipe enrich exited {proc.returncode}: {proc.stderr.decode()[-2000:]}")
+    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
+    if len(rows) != len(records):
+        raise RuntimeError(f"wirepipe enrich wrote {len(rows)} outcomes for {len(records)} inputs")
     out: Verdicts = []
-    for line in proc.stdout.splitlines():
-        if line.strip():
-            row = json.loads(line)
-            out.append({"uri": row["id"], "duplicate_of": (row.get("duplicate") or {}).get("duplicate_of")})
+    for rec, row in zip(records, rows, strict=True):  # one outcome per input, in input order
+        if "error_code" in row:
+            kind, duplicate_of = f"dead_letter:{row['error_code']}", None
+        else:
+            if row["id"] != rec["uri"]:
+                raise RuntimeError(f"outcome for {row['id']!r} where {rec['uri']!r} was expected")
+            kind, duplicate_of = row["outcome"], row["duplicate"]["duplicate_of"]
+        if tally is not None:
+            tally[kind] += 1
+        out.append({"uri": rec["uri"], "duplicate_of": duplicate_of})
     return out
 
 
@@ -353,8 +377,13 @@ def _print(result: dict[str, Any]) -> None:
 
 def main(argv: Iterable[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0] if __doc__ else None)
-    ap.add_argument("--via-enrich", action="store_true", help="take verdicts from `wirepipe enrich`")
-    ap.add_argument("--enrich-cmd", default="wirepipe enrich {input}", help="command; {input} = JSONL path")
+    ap.add_argument(
+        "--source",
+        choices=("enrich", "stages"),
+        default="enrich",
+        help="verdicts from `wirepipe enrich` (default) or from the stages called directly",
+    )
+    ap.add_argument("--enrich-cmd", help="the enrich command (default: this Python's `pipeline.cli enrich`)")
     ap.add_argument("--synthetic-copies", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--out", type=Path, default=REPO / "eval" / "results" / "neardup.json")
@@ -365,10 +394,17 @@ def main(argv: Iterable[str] | None = None) -> int:
     shipped = read_jsonl(eval_dir() / "neardup" / "pairs.jsonl")
     cleaner_name, _ = _cleaner()
 
-    if args.via_enrich:
-        # The enrich command applies its configured threshold; only the 0.8 row is meaningful there.
-        def source(records: list[dict[str, Any]], t: float) -> Verdicts:  # noqa: ARG001
-            return verdicts_via_enrich(records, args.enrich_cmd)
+    tallies: dict[str, Counter[str]] = {}
+    if args.source == "enrich":
+        command = shlex.split(args.enrich_cmd) if args.enrich_cmd else None
+
+        def source(records: list[dict[str, Any]], t: float) -> Verdicts:
+            started = time.perf_counter()
+            tally = tallies.setdefault(f"{len(records)} documents, t={t}", Counter())
+            verdicts = verdicts_via_enrich(records, t, command, tally)
+            seconds = time.perf_counter() - started
+            print(f"  enrich t={t}: {len(records)} documents in {seconds:.0f} s", flush=True)
+            return verdicts
     else:
         caches: dict[int, dict[str, Any]] = {}
 
@@ -394,10 +430,16 @@ def main(argv: Iterable[str] | None = None) -> int:
     syn["pairs_by_jaccard"]["[1.00]"] = sum(1 for j in jaccards if j >= 1.0 - 1e-12)
     syn["edits_applied"] = dict(edit_counts)
     result = {
-        "verdict_source": "wirepipe enrich" if args.via_enrich else f"stages ({cleaner_name} + dedup)",
+        "verdict_source": (
+            "wirepipe enrich (WIREPIPE_NEAR_DUP_THRESHOLD per row)"
+            if args.source == "enrich"
+            else f"stages ({cleaner_name} + dedup)"
+        ),
         "truth_method_check_on_dev": truth_check,
         "results": [dev, syn],
     }
+    if tallies:
+        result["enrich_outcomes"] = {run: dict(tally) for run, tally in tallies.items()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"verdicts from: {result['verdict_source']}; truth method check: {truth_check}")

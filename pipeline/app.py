@@ -219,7 +219,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         "quote-speakers",
         default=None,
         partitions=settings.partitions,
-        schema=faust.Schema(key_type=bytes, key_serializer="raw", value_serializer="json"),
+        key_type=bytes,  # Faust then (de)serialises keys raw, so they hash like the nlp topic's keys
         use_partitioner=True,
     )
 

@@ -20,7 +20,7 @@ import threading
 import time
 import uuid
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType, TracebackType
@@ -43,6 +43,8 @@ _MIN_JAVA = 17
 _MARKER = ".wirepipe-complete"
 _NODE_ID = 1
 _BIND_RETRIES = 3
+# The one SASL mechanism the optional authenticated listener offers (users are created at format time).
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 _NO_BROKER_HINT = "or run a broker with `docker compose up` and point WIREPIPE_KAFKA_BOOTSTRAP at it"
 
 log = structlog.get_logger(__name__)
@@ -150,6 +152,10 @@ class LocalBroker:
     ``home`` holds the jar cache (``home/libs``) and, for a fixed ``port``, the data
     (``home/data-<port>``, kept between runs). Without a port, free ports are picked and the data
     lives in a temporary folder removed by ``close()``. ``restart()`` keeps data and ports.
+
+    ``scram_users`` (name -> password) adds a second, authenticated listener (SASL_PLAINTEXT with
+    SCRAM-SHA-512) at ``sasl_bootstrap``; the users are written into the log dir when it is formatted.
+    The plaintext listener stays (the readiness probe and inter-broker traffic use it).
     """
 
     def __init__(
@@ -167,6 +173,7 @@ class LocalBroker:
         stop_timeout_s: float = 30.0,
         pom: Path = DEFAULT_POM,
         log_config: Path = DEFAULT_LOG_CONFIG,
+        scram_users: Mapping[str, str] | None = None,
     ) -> None:
         self.home = Path(home)
         self.java_heap = java_heap
@@ -180,6 +187,8 @@ class LocalBroker:
         self._fixed_port = port
         self._port: int | None = port
         self._controller_port: int | None = None
+        self.scram_users = dict(scram_users or {})
+        self._sasl_port: int | None = None
         self._started_once = False
         self._launch_offset = 0
         self._data_dir = (
@@ -221,6 +230,15 @@ class LocalBroker:
     def bootstrap(self) -> str:
         """``host:port`` for clients' bootstrap servers."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        """``host:port`` of the SCRAM-SHA-512 listener (SASL_PLAINTEXT); needs ``scram_users``."""
+        if not self.scram_users:
+            raise BrokerError("the broker has no SASL listener: pass scram_users to LocalBroker")
+        if self._sasl_port is None:
+            raise BrokerError("the broker has no SASL port yet: call start() first")
+        return f"127.0.0.1:{self._sasl_port}"
 
     @property
     def pid(self) -> int | None:
@@ -313,8 +331,22 @@ class LocalBroker:
             return None
         cluster_id = new_cluster_id()
         props = self._write_properties()
+        # KRaft stores SCRAM credentials in the metadata log: the format step seeds them.
+        scram = [
+            arg
+            for name, password in self.scram_users.items()
+            for arg in ("--add-scram", f"{SCRAM_MECHANISM}=[name={name},password={password}]")
+        ]
         result = subprocess.run(
-            [*self._java_command("kafka.tools.StorageTool"), "format", "-t", cluster_id, "-c", str(props)],
+            [
+                *self._java_command("kafka.tools.StorageTool"),
+                "format",
+                "-t",
+                cluster_id,
+                "-c",
+                str(props),
+                *scram,
+            ],
             capture_output=True,
             text=True,
             check=False,
@@ -336,6 +368,8 @@ class LocalBroker:
                 self._port = self._fixed_port or free_port()
             if self._controller_port is None:
                 self._controller_port = free_port()
+            if self.scram_users and self._sasl_port is None:
+                self._sasl_port = free_port()
             self.format()
             try:
                 self._launch()
@@ -347,7 +381,9 @@ class LocalBroker:
         raise AssertionError("unreachable")
 
     def _choose_ports_after(self, taken: _PortTakenError, *, last_try: bool) -> None:
-        if taken.port != self._port:
+        if taken.port == self._sasl_port and not self._started_once:
+            self._sasl_port = None  # no client knows it yet: take another
+        elif taken.port != self._port:
             self._controller_port = None  # clients never see the controller port: take another
         elif self._fixed_port is not None and not self._started_once:
             raise BrokerError(
@@ -356,7 +392,7 @@ class LocalBroker:
             ) from taken
         elif not self._started_once:
             # Another process took the port between our probe and the JVM's bind: pick new ones.
-            self._port = self._controller_port = None
+            self._port = self._controller_port = self._sasl_port = None
         else:
             time.sleep(1.0)  # clients know this port: wait for whoever holds it to let go
         if last_try:
@@ -438,15 +474,27 @@ class LocalBroker:
 
     def _write_properties(self) -> Path:
         port, cport = self.port, self._controller_port
+        listeners = f"PLAINTEXT://127.0.0.1:{port}"
+        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+        sasl: dict[str, object] = {}
+        if self.scram_users:
+            listeners += f",SASL_PLAINTEXT://127.0.0.1:{self._sasl_port}"
+            protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
+            sasl = {
+                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
+                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+                ),
+            }
         settings = {
             "process.roles": "broker,controller",
             "node.id": _NODE_ID,
             "controller.quorum.voters": f"{_NODE_ID}@127.0.0.1:{cport}",
-            "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{cport}",
-            "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+            "listeners": f"{listeners},CONTROLLER://127.0.0.1:{cport}",
+            "advertised.listeners": listeners,
             "inter.broker.listener.name": "PLAINTEXT",
             "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": protocols,
             "log.dirs": self._kraft_dir,
             "num.partitions": self.partitions,
             "auto.create.topics.enable": str(self.auto_create_topics).lower(),
@@ -469,6 +517,7 @@ class LocalBroker:
             "broker.session.timeout.ms": 4000,
             "num.io.threads": 4,
             "num.network.threads": 2,
+            **sasl,
         }
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / "server.properties"

@@ -210,6 +210,20 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.replay import Selection, replay  # noqa: PLC0415
+
+    selection = Selection(
+        codes=frozenset(args.code or ()),
+        partition=args.partition,
+        from_offset=args.from_offset,
+        to_offset=args.to_offset,
+    )
+    report = replay(settings, selection, target_topic=args.topic, dry_run=args.dry_run)
+    print(orjson.dumps({"replayed": report.total, "by_code": dict(report.replayed)}).decode(), flush=True)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line, one sub-command per job."""
     parser = argparse.ArgumentParser(prog="wirepipe", description=__doc__)
@@ -242,6 +256,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(fn=cmd_broker)
 
     sub.add_parser("topics", help="create the topics if missing").set_defaults(fn=cmd_topics)
+
+    p = sub.add_parser("replay", help="re-send chosen dead letters' original messages to the raw topic")
+    p.add_argument("--code", action="append", help="only this error code (repeat for more)")
+    p.add_argument("--partition", type=int, help="only this partition of the dead-letter topic")
+    p.add_argument("--from-offset", type=int, help="first dead-letter offset to replay (inclusive)")
+    p.add_argument("--to-offset", type=int, help="last dead-letter offset to replay (inclusive)")
+    p.add_argument("--topic", help="send to this topic instead of the raw topic")
+    p.add_argument("--dry-run", action="store_true", help="list what would be replayed, send nothing")
+    p.set_defaults(fn=cmd_replay)
     return parser
 
 

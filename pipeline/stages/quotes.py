@@ -11,7 +11,7 @@ well.”). Speech and belief verbs with a clause and no quote marks give ``indir
 from __future__ import annotations
 
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
@@ -36,6 +36,17 @@ _GLUE_WORDS = frozenset({"and", "but", "so", "then", "also", "yet", "or", "addin
 _CONTENT_DEPS = frozenset({"ccomp", "xcomp", "parataxis", "conj", "advcl", "csubj"})
 # quoted bits this short with no attribution are titles, scare quotes or crowd noise, not quotes
 _MIN_UNATTRIBUTED_WORDS = 4
+_SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+_WHEN_LABELS = frozenset({"DATE", "TIME"})
+_APPEARANCE_VERBS = frozenset({"appear", "seem", "look", "sound"})  # evaluative without the passive
+_OBJECT_PREPOSITIONS = frozenset({"of", "for", "as"})
+_CLAUSE_DEPS = frozenset({"ccomp", "xcomp", "dobj", "csubj"})
+_PARENTHESIS_MARKS = frozenset({",", "—", "–", "-"})
+# roots of words before a parenthetical attribution that set the scene rather than carry the content
+_SCENE_DEPS = frozenset({"advmod", "prep", "npadvmod", "cc", "intj", "mark"})
+_PARTICLE_DEPS = frozenset({"prt", "advmod", "prep"})
+_DASHES = frozenset("-–—")
+_MAX_DASH_LINE = 8  # "- Sen. Bernie Sanders." on a line of its own signs the quote above it
 _MARKS_AND_SPACE = " \t\n\"“”„‟«»'‘’`"
 _MAX_TRAILING_FRAME = 8  # "“...” Biden said." after a full stop: only a short frame is an attribution
 
@@ -49,6 +60,27 @@ class VerbLexicon:
     with_object: frozenset[str]
     with_infinitive: frozenset[str]
     with_preposition: frozenset[str] = frozenset()
+    # prepositions a '+prep' verb reports through when the list names others ("responded to X")
+    prepositions: dict[str, frozenset[str]] = field(default_factory=dict)
+    # nouns of saying and believing, with the prepositions they report through ("questions about X");
+    # every one also reports a "that" clause ("the claim that ...")
+    nouns: dict[str, frozenset[str]] = field(default_factory=dict)
+    # verbs of appearance ("seems to"), or of belief in the passive ("is expected to"): the writer's
+    # evaluation of their subject, reported as two pieces, the subject and what is said of it
+    evidential: frozenset[str] = frozenset()
+    # verbs whose quoted object or complement is the subject's own words ("called it “a disgrace”")
+    naming: frozenset[str] = frozenset()
+    # verbs that cue a quote only with a particle ("went on", "points out", "shot back")
+    phrasal: dict[str, frozenset[str]] = field(default_factory=dict)
+
+
+def _flag(words: list[str], name: str) -> list[str] | None:
+    """The values of ``name`` among a line's flags: ``+prep=to,on`` -> ["to", "on"]; bare ``+prep`` -> []."""
+    for word in words[1:]:
+        flag, _, values = word.partition("=")
+        if flag == name:
+            return [v for v in values.split(",") if v]
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -60,14 +92,29 @@ def load_verbs() -> VerbLexicon:
         text = data.joinpath(name).read_text("utf-8")
         return [line.split() for line in text.splitlines() if line.strip() and not line.startswith("#")]
 
-    speech = frozenset(words[0] for words in lines("speech_verbs.txt"))
-    report_lines = lines("report_verbs.txt")
+    speech_lines = lines("speech_verbs.txt")
+    speech = frozenset(words[0] for words in speech_lines if len(words) == 1)
+    phrasal: dict[str, set[str]] = {}
+    for words in speech_lines:
+        if len(words) > 1:
+            phrasal.setdefault(words[0], set()).update(words[1:])
+    all_lines = lines("report_verbs.txt")
+    report_lines = [words for words in all_lines if _flag(words, "+noun") is None]
     return VerbLexicon(
         speech=speech,
         report=speech | frozenset(words[0] for words in report_lines),
         with_object=frozenset(words[0] for words in report_lines if "+obj" in words[1:]),
         with_infinitive=frozenset(words[0] for words in report_lines if "+to" in words[1:]),
-        with_preposition=frozenset(words[0] for words in report_lines if "+prep" in words[1:]),
+        with_preposition=frozenset(words[0] for words in report_lines if _flag(words, "+prep") is not None),
+        prepositions={words[0]: frozenset(flag) for words in report_lines if (flag := _flag(words, "+prep"))},
+        nouns={
+            words[0]: frozenset(_flag(words, "+noun") or ())
+            for words in all_lines
+            if words not in report_lines
+        },
+        naming=frozenset(words[0] for words in report_lines if "+quote" in words[1:]),
+        evidential=frozenset(words[0] for words in report_lines if "+evident" in words[1:]),
+        phrasal={verb: frozenset(particles) for verb, particles in phrasal.items()},
     )
 
 
@@ -77,6 +124,8 @@ class _Attribution:
     verb: str
     subject: Token | None
     chunk: tuple[int, int]  # token range [first, last] of the attribution words in the frame
+    standalone: bool = False  # the quote is the speaker's words as they stand, never partial
+    named: bool = False  # the quote names what the verb's object is: mixed, from the object on
 
 
 @dataclass
@@ -155,7 +204,15 @@ def _is_cue(tok: Token, verbs: frozenset[str]) -> bool:
     if tok.lower_ == "according":
         nxt = tok.nbor(1) if tok.i + 1 < len(tok.doc) else None
         return nxt is not None and nxt.lower_ == "to"
-    return tok.pos_ in ("VERB", "AUX") and tok.lemma_.lower() in verbs
+    if tok.pos_ not in ("VERB", "AUX"):
+        return False
+    lemma = tok.lemma_.lower()
+    if lemma in verbs:
+        return True
+    particles = load_verbs().phrasal.get(lemma)
+    return particles is not None and any(
+        c.lower_ in particles for c in tok.children if c.dep_ in _PARTICLE_DEPS
+    )
 
 
 def _attribution(tx: _Text, cue: Token, frame: tuple[int, int]) -> _Attribution:
@@ -216,6 +273,15 @@ def _colon_attribution(tx: _Text, frame: tuple[int, int]) -> _Attribution | None
     return None
 
 
+def _introduced(text: str, stretch: Stretch) -> bool:
+    """Whether the quote follows a comma or colon and opens with a capital: a quote as a whole."""
+    if stretch.open_mark is None:
+        return False
+    before = text[: stretch.open_mark].rstrip()
+    opening = next((c for c in text[stretch.pieces[0][0] : stretch.pieces[0][1]] if c.isalpha()), "")
+    return before[-1:] in (",", ":") and opening.isupper()
+
+
 def _content_words(words: list[Token]) -> list[Token]:
     return [w for w in words if w.lower_ not in _GLUE_WORDS]
 
@@ -228,8 +294,16 @@ def _direct_or_mixed(
     stretch = tx.stretches[index]
     start, end = stretch.start, stretch.end
     before, following = tx.before_frame(index), tx.after_frame(index)
+    if found is not None and found.standalone:
+        return "direct", start, end
+    if found is not None and found.named:
+        first = next((t for t in doc[found.chunk[1] + 1 :] if not t.is_space), doc[found.chunk[1]])
+        return "mixed", min(start, first.idx), end
     if doc.text[stretch.pieces[-1][0] : stretch.pieces[-1][1]].rstrip(_MARKS_AND_SPACE)[-1:] in _TERMINATORS:
         following = (0, 0)  # the quote ended its sentence: what follows is the next sentence
+    if found is not None and not after and _introduced(doc.text, stretch):
+        # 'said, “We ...”' or 'replied: “We ...”': a whole quote, whatever the sentence goes on to say
+        return "direct", start, end
     if found is None:
         residue = _words(doc, *before) + _words(doc, *following)
     elif after:
@@ -244,33 +318,134 @@ def _direct_or_mixed(
     return "mixed", min(start, first.idx), max(end, last.idx + len(last.text))
 
 
+def _attribute(tx: _Text, index: int) -> tuple[_Attribution | None, bool]:
+    """The attribution of stretch ``index`` and whether it follows the quote."""
+    doc = tx.doc
+    stretch = tx.stretches[index]
+    text = doc.text[stretch.pieces[0][0] : stretch.pieces[-1][1]].rstrip()
+    ends_sentence = text.endswith(".") or stretch.close_end is None
+    after_frame, before_frame = tx.after_frame(index), tx.before_frame(index)
+    if not ends_sentence:
+        attribution = _find_attribution(tx, after_frame, after=True, strict=False)
+        if attribution is not None:
+            return attribution, True
+    attribution = _find_attribution(tx, before_frame, after=False, strict=False)
+    if attribution is not None:
+        return attribution, False
+    if ends_sentence:
+        attribution = _find_attribution(tx, after_frame, after=True, strict=True)
+        if attribution is not None:
+            return attribution, True
+    attribution = _colon_paragraph_attribution(tx, index) or _naming_attribution(tx, index)
+    if attribution is not None:
+        return attribution, False
+    return _dash_line_attribution(tx, index), True
+
+
+def _colon_paragraph_attribution(tx: _Text, index: int) -> _Attribution | None:
+    """ "Reporter Jane Doe says:" ending the paragraph before one that opens with the quote."""
+    stretch = tx.stretches[index]
+    if stretch.open_mark is None or stretch.paragraph == 0:
+        return None
+    doc = tx.doc
+    para, previous = tx.paragraphs[stretch.paragraph], tx.paragraphs[stretch.paragraph - 1]
+    if doc.text[para.start : stretch.open_mark].strip() or not doc.text[
+        previous.start : previous.end
+    ].rstrip().endswith(":"):
+        return None
+    first, last = tx.tokens_in(previous.start, previous.end)
+    while last > first and doc[last - 1].is_space:
+        last -= 1
+    for i in range(last - 2, first - 1, -1):
+        if doc[i].text in _TERMINATORS:
+            first = i + 1
+            break
+    found = _find_attribution(tx, (first, last), after=False, strict=False)
+    if found is None:
+        return None
+    found.standalone = True
+    return found
+
+
+def _dash_line_attribution(tx: _Text, index: int) -> _Attribution | None:
+    """ "- Sen. Bernie Sanders." alone on the paragraph after a quote: the speaker signs it."""
+    stretch = tx.stretches[index]
+    following = stretch.last_paragraph + 1
+    if following >= len(tx.paragraphs) or stretch.close_end is None:
+        return None
+    doc = tx.doc
+    para = tx.paragraphs[stretch.last_paragraph]
+    if doc.text[stretch.close_end : para.end].strip(" .\t"):
+        return None
+    line = tx.paragraphs[following]
+    first, last = tx.tokens_in(line.start, line.end)
+    words = _words(doc, first, last)
+    if not words or doc[first].text[:1] not in _DASHES or len(words) > _MAX_DASH_LINE:
+        return None
+    names = [w for w in words if w.pos_ in ("PROPN", "PRON")]
+    if not names:
+        return None
+    head = names[-1]
+    while head.head.i != head.i and first <= head.head.i < last and head.head.pos_ == "PROPN":
+        head = head.head
+    return _Attribution(doc[first], doc[first].text, head, (first, last - 1), standalone=True)
+
+
+def _naming_attribution(tx: _Text, index: int) -> _Attribution | None:
+    """ "Trump called the plan “a disgrace”": the words of the verb's subject, inside a mixed quote."""
+    doc = tx.doc
+    stretch = tx.stretches[index]
+    if stretch.open_mark is None:
+        return None
+    first, last = tx.tokens_in(stretch.pieces[0][0], stretch.pieces[-1][1])
+    naming = load_verbs().naming
+    for i in range(first, last):
+        tok = doc[i]
+        if first <= tok.head.i < last or tok.head.i == tok.i:
+            continue
+        verb = tok.head
+        for _ in range(3):
+            if verb.i in tx.blocked:
+                break
+            if verb.pos_ == "VERB" and verb.lemma_.lower() in naming:
+                subject = subject_of(verb, tx.blocked)
+                if subject is None:
+                    return None
+                return _Attribution(verb, verb.text, subject, (verb.i, verb.i), named=True)
+            if any(c.dep_ in _SUBJECT_DEPS for c in verb.children):
+                break  # a clause of its own: the quote is not what a naming verb named
+            if verb.head.i == verb.i:
+                break
+            verb = verb.head
+        return None
+    return None
+
+
+def _goes_on(tx: _Text, previous: _Found | None, stretch: Stretch) -> bool:
+    """ "“A,” she said. “B.”": a quote right after an attributed quote and its short attribution."""
+    if previous is None or previous.kind != "direct" or previous.cue is None:
+        return False
+    if previous.paragraph_end != stretch.paragraph or stretch.open_mark is None:
+        return False
+    gap = tx.tokens_in(previous.spans[-1][1], stretch.open_mark)
+    return previous.cue.i in range(*gap) and len(_words(tx.doc, *gap)) <= _MAX_TRAILING_FRAME
+
+
 def _stretch_quotes(tx: _Text) -> list[_Found]:
     """Direct and mixed quotes from the quoted stretches, with split quotes joined by their shared cue."""
     doc = tx.doc
     found: list[_Found] = []
     by_cue: dict[int, _Found] = {}
     for index, stretch in enumerate(tx.stretches):
-        text = doc.text[stretch.pieces[0][0] : stretch.pieces[-1][1]].rstrip()
-        ends_sentence = text.endswith(".") or stretch.close_end is None
-        after_frame, before_frame = tx.after_frame(index), tx.before_frame(index)
-        attribution = None
-        after = True
-        if not ends_sentence:
-            attribution = _find_attribution(tx, after_frame, after=True, strict=False)
-        if attribution is None:
-            attribution = _find_attribution(tx, before_frame, after=False, strict=False)
-            after = False
-        if attribution is None and ends_sentence:
-            attribution = _find_attribution(tx, after_frame, after=True, strict=True)
-            after = True
+        attribution, after = _attribute(tx, index)
         if attribution is None and stretch.open_mark is None:
             continue  # a lone closing mark with no attribution is a stray mark, not a quote
         kind, start, end = _direct_or_mixed(tx, index, attribution, after)
         if attribution is None:
             quoted = _words(doc, *tx.tokens_in(stretch.pieces[0][0], stretch.pieces[-1][1]))
-            if len(quoted) < _MIN_UNATTRIBUTED_WORDS:
-                continue
             previous = found[-1] if found else None
+            if len(quoted) < _MIN_UNATTRIBUTED_WORDS and not _goes_on(tx, previous, stretch):
+                continue
             if (
                 kind == "direct"
                 and previous is not None
@@ -304,51 +479,144 @@ def _reported(tx: _Text, used: set[int]) -> list[_Found]:
     for tok in doc:
         if tok.i in tx.blocked or tok.i in used:
             continue
-        content: tuple[int, int] | None = None
+        pieces: list[tuple[int, int]] = []
         verb = tok.text
         if tok.lower_ == "according" and _is_cue(tok, lexicon.report):
             sent = tok.sent
             phrase = [t.i for t in tok.subtree]
             lo, hi = min(phrase), max(phrase)
             # the reported clause is the longer side of the phrase
-            content = (sent.start, lo) if lo - sent.start > sent.end - 1 - hi else (hi + 1, sent.end)
+            pieces = [(sent.start, lo) if lo - sent.start > sent.end - 1 - hi else (hi + 1, sent.end)]
             verb = "according to"
+        elif tok.pos_ in ("VERB", "AUX") and tok.lemma_.lower() in lexicon.evidential and _evaluated(tok):
+            pieces = _evaluated(tok)
+            verb = ""  # the writer's own evaluation: no speaker in the text
         elif tok.pos_ == "VERB" and tok.lemma_.lower() in lexicon.report:
-            content = _clause_of(tok, lexicon)
-        if content is None:
-            continue
-        content = _trim_tokens(doc, *content)
-        if content is None or any(i in tx.blocked for i in range(*content)):
-            continue
-        start = doc[content[0]].idx
-        end = doc[content[1] - 1].idx + len(doc[content[1] - 1].text)
-        subject = according_to_source(tok) if verb == "according to" else subject_of(tok, tx.blocked)
-        found.append(_Found([(start, end)], tx.paragraph_of(start), "indirect", start, tok, verb, subject))
+            pieces = _clause_of(tok, lexicon)
+        elif tok.pos_ == "NOUN" and tok.lemma_.lower() in lexicon.nouns:
+            pieces = _noun_content(tok, lexicon.nouns[tok.lemma_.lower()])
+        subject = None
+        for piece in pieces:
+            content = _trim_tokens(doc, *piece)
+            if content is None or any(i in tx.blocked for i in range(*content)):
+                continue
+            start = doc[content[0]].idx
+            end = doc[content[1] - 1].idx + len(doc[content[1] - 1].text)
+            if subject is None and verb:
+                subject = according_to_source(tok) if verb == "according to" else _source_of(tok, tx.blocked)
+            found.append(
+                _Found([(start, end)], tx.paragraph_of(start), "indirect", start, tok, verb or None, subject)
+            )
     return found
 
 
-def _clause_of(verb: Token, lexicon: VerbLexicon) -> tuple[int, int] | None:
-    """Token range of what ``verb`` reports: its clause, infinitive or object; or the sentence before it."""
+def _clause_of(verb: Token, lexicon: VerbLexicon) -> list[tuple[int, int]]:
+    """Token ranges of what ``verb`` reports: its clause, infinitive or object; or the sentence around it."""
     lemma = verb.lemma_.lower()
     for child in verb.children:
         if child.dep_ == "ccomp" or (child.dep_ == "xcomp" and lemma in lexicon.with_infinitive):
-            return child.left_edge.i, child.right_edge.i + 1
+            return [(child.left_edge.i, child.right_edge.i + 1)]
     for child in verb.children:
         if child.dep_ == "dobj" and lemma in lexicon.with_object:
-            return child.left_edge.i, child.right_edge.i + 1
+            # "accused Trump of lying", "called him a liar": the object with what is said of it
+            last = max(
+                [child.right_edge.i]
+                + [c.right_edge.i for c in verb.rights if c.i > child.i and _says_of_object(c)]
+            )
+            return [(child.left_edge.i, last + 1)]
     if lemma in lexicon.with_preposition:
         for child in verb.children:
-            if child.dep_ == "prep" and child.lower_ in _REPORTING_PREPOSITIONS:
+            if child.dep_ == "prep" and child.lower_ in lexicon.prepositions.get(
+                lemma, _REPORTING_PREPOSITIONS
+            ):
                 obj = next((c for c in child.children if c.dep_ in ("pobj", "pcomp")), None)
                 if obj is not None:
-                    return obj.left_edge.i, obj.right_edge.i + 1
-    if lemma in lexicon.speech and verb.dep_ in ("parataxis", "ccomp") and verb.head.i < verb.i:
-        # "People have more power, Goff said.": the reported clause is the sentence before the verb
-        sent = verb.sent
-        subject = next((c for c in verb.children if c.dep_ in ("nsubj", "nsubjpass")), None)
-        stop = min(verb.i, subject.left_edge.i if subject is not None else verb.i)
-        return sent.start, stop
-    return None
+                    return [(obj.left_edge.i, obj.right_edge.i + 1)]
+    if lemma in lexicon.speech:
+        return _around_parenthetical(verb)
+    return []
+
+
+def _noun_content(noun: Token, prepositions: frozenset[str]) -> list[tuple[int, int]]:
+    """What a noun of saying reports: "the claim that ...", "questions about X", "a promise to ..."."""
+    for child in noun.rights:
+        if (
+            child.dep_ in ("acl", "ccomp", "relcl")
+            and child.left_edge.lower_ == "that"
+            and child.left_edge.dep_ == "mark"
+        ):
+            return [(child.left_edge.i, child.right_edge.i + 1)]
+        if (
+            child.dep_ == "acl"
+            and "to" in prepositions
+            and any(c.dep_ == "aux" and c.lower_ == "to" for c in child.children)
+        ):
+            return [(child.left_edge.i, child.right_edge.i + 1)]
+        if child.dep_ == "prep" and child.lower_ in prepositions:
+            obj = next((c for c in child.children if c.dep_ in ("pobj", "pcomp")), None)
+            if obj is not None and obj.ent_type_ not in _WHEN_LABELS:  # "a statement on Sunday"
+                return [(obj.left_edge.i, obj.right_edge.i + 1)]
+    return []
+
+
+def _source_of(cue: Token, blocked: set[int]) -> Token | None:
+    """Who a cue reports: a verb's subject; a noun's owner ("Kerry's claim") or its verb's subject."""
+    if cue.pos_ == "NOUN":
+        owner = next((c for c in cue.children if c.dep_ == "poss"), None)
+        if owner is not None and owner.pos_ != "PRON":
+            return owner  # "his claim" is better told by the verb's subject, a name
+        if cue.dep_ not in ("dobj", "pobj", "attr"):
+            return None
+    return subject_of(cue, blocked)
+
+
+def _evaluated(verb: Token) -> list[tuple[int, int]]:
+    """ "They appear to be unanimous", "Trump is expected to win": the subject, and what is said of it."""
+    passive = any(c.dep_ == "auxpass" for c in verb.children)
+    subject = next((c for c in verb.children if c.dep_ == ("nsubjpass" if passive else "nsubj")), None)
+    said = next((c for c in verb.rights if c.dep_ in ("xcomp", "oprd", "acomp", "attr")), None)
+    if said is None:
+        said = next((c for c in verb.rights if c.dep_ == "prep" and c.lower_ == "as"), None)
+        said = next((c for c in said.children if c.dep_ == "pobj"), None) if said is not None else None
+    if subject is None or said is None or (verb.lemma_.lower() not in _APPEARANCE_VERBS and not passive):
+        return []
+    return [(subject.left_edge.i, subject.right_edge.i + 1), (said.left_edge.i, said.right_edge.i + 1)]
+
+
+def _says_of_object(child: Token) -> bool:
+    return child.dep_ in ("oprd", "xcomp", "acomp") or (
+        child.dep_ == "prep" and child.lower_ in _OBJECT_PREPOSITIONS
+    )
+
+
+def _around_parenthetical(verb: Token) -> list[tuple[int, int]]:
+    """ "The goal, he said, is a truce." / "A truce is near, he said.": the sentence around the attribution.
+
+    The attribution (subject, verb and its trailing modifiers) must stand between commas or end the
+    sentence; a part before it that only sets the scene ("After all,") is not what was said.
+    """
+    if verb.dep_ not in ("parataxis", "ccomp", "ROOT") or any(c.dep_ in _CLAUSE_DEPS for c in verb.children):
+        return []
+    doc = verb.doc
+    subject = next((c for c in verb.children if c.dep_ in _SUBJECT_DEPS), None)
+    if subject is None or subject.i > verb.i:
+        return []
+    lo = subject.left_edge.i
+    hi = max([verb.i] + [c.right_edge.i for c in verb.rights if not c.is_punct and c.dep_ != "cc"])
+    sent = verb.sent
+    pieces = []
+    if lo > sent.start:
+        if doc[lo - 1].text not in _PARENTHESIS_MARKS:
+            return []
+        before = doc[sent.start : lo - 1]
+        roots = [t for t in before if not sent.start <= t.head.i < lo - 1 or t.head.i == t.i]
+        if not all(t.dep_ in _SCENE_DEPS or t.is_punct for t in roots):
+            pieces.append((sent.start, lo - 1))
+    if hi + 1 < sent.end and doc[hi + 1].text in _PARENTHESIS_MARKS:
+        pieces.append((hi + 2, sent.end))
+    elif hi + 1 < sent.end and not doc[hi + 1].is_punct:
+        return []
+    return pieces
 
 
 def _trim_tokens(doc: Doc, first: int, last: int) -> tuple[int, int] | None:

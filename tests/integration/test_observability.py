@@ -22,14 +22,15 @@ from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
 
-METRICS_SAMPLE = Path("/tmp/metrics-sample.txt")  # noqa: S108 - a scrape kept for the operations notes
+METRICS_SAMPLE = Path("/tmp/metrics-sample.txt")  # one scrape kept for the operations notes
 UNIQUE = 8
 PARTITIONS = 4
-_WORDS = (
-    "harbour grain tariff council minister river freight bond yield drought vaccine rail strike "
-    "election budget coalition refinery port wheat copper turbine pension court appeal senate "
-    "inflation ceasefire convoy bridge satellite merger audit glacier festival summit lender"
-).split()
+_WORDS = [
+    *("harbour", "grain", "tariff", "council", "minister", "river", "freight", "bond", "yield"),
+    *("drought", "vaccine", "rail", "strike", "election", "budget", "coalition", "refinery", "port"),
+    *("wheat", "copper", "turbine", "pension", "court", "appeal", "senate", "inflation", "ceasefire"),
+    *("convoy", "bridge", "satellite", "merger", "audit", "glacier", "festival", "summit", "lender"),
+]
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
 
@@ -128,11 +129,10 @@ def test_outcome_and_dead_letter_counters_match_what_was_produced(
     worker: Worker, produced: Produced
 ) -> None:
     samples = scrape(worker)
-    METRICS_SAMPLE.write_text(worker.get("/metrics"))
     assert value(samples, "wirepipe_outcomes_total", outcome="enriched") == UNIQUE
     assert value(samples, "wirepipe_outcomes_total", outcome="duplicate") == 1
-    outcome_series = {dict(labels)["outcome"] for name, labels in samples if name == "wirepipe_outcomes_total"}
-    assert outcome_series == {"enriched", "duplicate"}
+    series = {dict(labels)["outcome"] for name, labels in samples if name == "wirepipe_outcomes_total"}
+    assert series == {"enriched", "duplicate"}
     for code, count in produced.dead_letters.items():
         assert value(samples, "wirepipe_dead_letters_total", code=code) == count, code
     dead_series = {dict(labels)["code"] for name, labels in samples if name == "wirepipe_dead_letters_total"}
@@ -184,6 +184,7 @@ def test_table_sizes_and_consumer_lag_settle_on_the_processed_state(
         )
 
     samples = eventually(worker, settled, timeout_s=90)
+    METRICS_SAMPLE.write_text(worker.get("/metrics"))
     assert value(samples, "wirepipe_dedup_table_size", table="versions") == decoded
     # Per unique article at least its doc:<h> and fp:<fingerprint> entries; the copy adds nothing.
     index_size = value(samples, "wirepipe_dedup_table_size", table="dedup-index")

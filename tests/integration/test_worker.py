@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,24 @@ def test_hostile_inputs_each_give_one_dead_letter_and_the_worker_keeps_consuming
     assert worker.process.poll() is None
 
 
+def wait_for_every_uri(
+    deployment: Deployment, uris: set[str], timeout_s: float
+) -> tuple[list[Any], list[Any]]:
+    """Read the outcome and dead-letter topics until every uri has a record there (or time runs out).
+
+    Counting records is not enough: re-emits after a crash would reach a count before every uri did.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = consume_all(deployment.bootstrap, deployment.topics["enriched"], 0, timeout_s=10)
+        letters = consume_all(deployment.bootstrap, deployment.topics["deadletter"], 0, timeout_s=5)
+        seen = {json.loads(r.value)["id"] for r in records if r.value is not None}
+        seen |= {json.loads(r.value)["article_id"] for r in letters}
+        if uris <= seen or time.monotonic() > deadline:
+            return records, letters
+        time.sleep(2)
+
+
 def test_every_input_has_an_outcome_after_sigkill_mid_stream(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
@@ -129,8 +148,7 @@ def test_every_input_has_an_outcome_after_sigkill_mid_stream(
     second = Worker(deployment, logs, "second")
     try:
         second.wait_ready()
-        records = consume_all(deployment.bootstrap, deployment.topics["enriched"], len(uris), timeout_s=600)
-        letters = consume_all(deployment.bootstrap, deployment.topics["deadletter"], 0, timeout_s=5)
+        records, letters = wait_for_every_uri(deployment, uris, timeout_s=600)
     finally:
         second.stop()
     by_uri: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -138,7 +156,7 @@ def test_every_input_has_an_outcome_after_sigkill_mid_stream(
         if record.value is not None:
             data = json.loads(record.value)
             by_uri[data["id"]].append(data)
-    dead = {d["article_id"] for d in (json.loads(r.value) for r in letters)}
+    dead = {json.loads(r.value)["article_id"] for r in letters}
     missing = uris - set(by_uri) - dead
     assert not missing, f"{len(missing)} articles lost, e.g. {sorted(missing)[:3]}"
     for uri, copies in by_uri.items():

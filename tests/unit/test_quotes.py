@@ -212,7 +212,76 @@ def test_quote_with_no_attribution_anywhere_has_no_speaker(nlp: Language) -> Non
     assert quote.speaker is None
 
 
+def test_quote_after_a_comma_stays_direct_when_the_sentence_goes_on(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Rosa Kent wrote to her followers, “The vote is rigged,” and shared a link.")
+    (quote,) = _direct(quotes)
+    assert quote.text == "The vote is rigged,"
+    assert quote.speaker == "Rosa Kent"
+
+
+def test_short_quote_after_an_attributed_quote_continues_it(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "“We are ready,” Dana Holt said. “Truly ready.”")
+    assert [(q.text, q.speaker) for q in _direct(quotes)] == [
+        ("We are ready,", "Dana Holt"),
+        ("Truly ready.", "Dana Holt"),
+    ]
+
+
+def test_attribution_ending_the_paragraph_before_with_a_colon(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Correspondent Lee Park reports:", "“The streets are quiet tonight.”")
+    (quote,) = _direct(quotes)
+    assert quote.speaker == "Lee Park"
+
+
+def test_dash_line_after_a_quote_names_its_speaker(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "“Taxes will go down for everyone next year.”", "- Maria Gonzalez.")
+    (quote,) = _direct(quotes)
+    assert quote.speaker == "Maria Gonzalez"
+
+
+def test_phrasal_speech_verb_attributes_a_quote(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "“Nobody reads the fine print,” Alan Reyes points out.")
+    (quote,) = _direct(quotes)
+    assert quote.speaker == "Alan Reyes"
+
+
 # --- kinds --------------------------------------------------------------------------------------------
+
+
+def test_quoted_words_a_verb_calls_something_are_a_mixed_quote(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Senator Ruth Gale called the budget “a disgrace.”")
+    assert _direct(quotes) == []
+    (quote,) = [q for q in quotes if q.kind == "mixed"]
+    assert quote.text.startswith("the budget")
+    assert quote.speaker == "Ruth Gale"
+
+
+def test_parenthetical_attribution_reports_the_sentence_around_it(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "The new plan, Omar Reed argued, will cost far more than the old one.")
+    assert [(q.kind, q.text, q.speaker) for q in quotes] == [
+        ("indirect", "The new plan", "Omar Reed"),
+        ("indirect", "will cost far more than the old one", "Omar Reed"),
+    ]
+
+
+def test_object_of_a_reporting_verb_keeps_what_is_said_of_it(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Ann Lowe accused the mayor of wasting public money.")
+    (quote,) = quotes
+    assert quote.text == "the mayor of wasting public money"
+    assert quote.speaker == "Ann Lowe"
+
+
+def test_noun_of_saying_reports_its_that_clause_for_its_owner(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "Ben Cole repeated his claim that the election was stolen.")
+    assert ("that the election was stolen", "Ben Cole") in [(q.text, q.speaker) for q in quotes]
+
+
+def test_appearance_verb_reports_subject_and_evaluation_without_speaker(nlp: Language) -> None:
+    _, quotes = _quotes(nlp, "The voters appear to be tired of the campaign.")
+    assert [(q.text, q.speaker) for q in quotes] == [
+        ("The voters", None),
+        ("to be tired of the campaign", None),
+    ]
 
 
 def test_reported_speech_is_indirect_not_direct(nlp: Language) -> None:

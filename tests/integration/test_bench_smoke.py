@@ -1,0 +1,69 @@
+"""`make bench SMOKE=1` on the session broker: every phase writes sane figures, so the bench cannot rot."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def smoke(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    out = tmp_path_factory.mktemp("bench")
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "run.py"), "--smoke", "--out", str(out)],
+        env={**os.environ, "WIREPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap},
+        cwd=ROOT,
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode()[-4000:]
+    return out, json.loads((out / "latest.json").read_text())
+
+
+def test_the_smoke_bench_writes_json_markdown_and_a_chart(smoke: tuple[Path, dict[str, Any]]) -> None:
+    out, _ = smoke
+    assert (out / "latest.md").read_text().startswith("# Wirepipe bench")
+    assert (out / "latest.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_throughput_phase_has_positive_words_per_second(smoke: tuple[Path, dict[str, Any]]) -> None:
+    _, results = smoke
+    for phase in ("baseline", "offline", "one_worker", "two_workers"):
+        assert results[phase]["words_per_s"] > 0, results[phase]
+    assert results["one_worker"]["complete"] and results["two_workers"]["complete"]
+    assert results["ratios"]["one_worker_vs_baseline"] > 0
+
+
+def test_the_duplicate_phase_sees_one_duplicate_per_copy(smoke: tuple[Path, dict[str, Any]]) -> None:
+    _, results = smoke
+    dup = results["duplicates"]
+    assert (
+        dup["outcomes"].get("duplicate", 0)
+        >= results["corpus"]["articles"] - results["corpus"]["failed_clean"]
+    )
+    assert 0 < dup["duplicate_cost_vs_unique_timings"] < 1
+
+
+def test_latency_percentiles_are_ordered_and_positive(smoke: tuple[Path, dict[str, Any]]) -> None:
+    _, results = smoke
+    lat = results["latency"]
+    assert lat["matched"] > 0
+    assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+
+
+def test_memory_and_machine_are_recorded(smoke: tuple[Path, dict[str, Any]]) -> None:
+    _, results = smoke
+    assert results["memory_mib"]["worker_peak_rss_max"] > 50
+    assert results["machine"]["nproc"] >= 1
+    assert len(results["load_avg_start"]) == 3
