@@ -74,14 +74,29 @@ class Publisher:
         self.enriched = enriched
         self.quotes = quotes
         self.deadletter = deadletter
+        self._pending: list[Any] = []
+
+    async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
+        """Hand a record to the producer; ``delivered`` waits for the broker's acknowledgement."""
+        self._pending.append(await topic.send(key=key, value=value))
+
+    async def delivered(self) -> None:
+        """Wait until everything sent for the current input is acknowledged by the broker.
+
+        Agents call this before moving to the next input (which acks the current one), so an offset
+        is never committed ahead of the outputs it produced, whatever Faust's commit timing.
+        """
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
 
     async def outcome(self, record: EnrichedArticle, source: Source | None = None) -> None:
         # A late, lower version must not become the last value of the story's key on the compacted
         # topic (it would replace the current version), so it is published under its own key.
         key = (f"{record.id}@stale-v{record.version}" if record.outcome == "stale" else record.id).encode()
-        await self.enriched.send(key=key, value=record.model_dump_json().encode())
+        await self.send(self.enriched, key, record.model_dump_json().encode())
         if record.outcome == "withdrawn":
-            await self.enriched.send(key=key, value=None)  # tombstone: compaction removes the story
+            await self.send(self.enriched, key, None)  # tombstone: compaction removes the story
         for index, quote in enumerate(record.quotes):
             quote_record = QuoteRecord(
                 article_id=record.id,
@@ -92,9 +107,8 @@ class Publisher:
                 headline=record.headline,
                 processed_at=record.processed_at,
             )
-            await self.quotes.send(
-                key=quote_record.speaker_key.encode(), value=quote_record.model_dump_json().encode()
-            )
+            value = quote_record.model_dump_json().encode()
+            await self.send(self.quotes, quote_record.speaker_key.encode(), value)
         metrics.OUTCOMES.labels(outcome=record.outcome).inc()
         for stage, ms in record.timings_ms.items():
             metrics.STAGE_SECONDS.labels(stage=stage).observe(ms / 1000)
@@ -129,12 +143,12 @@ class Publisher:
                 retracted=True,
                 processed_at=datetime.now(UTC),
             )
-            await self.quotes.send(key=key.encode(), value=retraction.model_dump_json().encode())
+            await self.send(self.quotes, key.encode(), retraction.model_dump_json().encode())
         log.info("quotes.retracted", article_id=article_id, count=max(0, len(published["keys"]) - keep))
 
     async def dead(self, record: DeadLetter) -> None:
         key = (record.article_id or "").encode() or None
-        await self.deadletter.send(key=key, value=record.model_dump_json().encode())
+        await self.send(self.deadletter, key, record.model_dump_json().encode())
         metrics.DEAD_LETTERS.labels(code=record.error_code).inc()
         log.warning(
             "article.dead_letter",
@@ -204,11 +218,11 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     nlp_topic = app.topic(
         f"{settings.app_id}.nlp", partitions=settings.partitions, internal=True, config=size
     )
-    publisher = Publisher(
-        enriched=app.topic(settings.topic_enriched),
-        quotes=app.topic(settings.topic_quotes),
-        deadletter=app.topic(settings.topic_deadletter),
-    )
+    output_topics = {
+        "enriched": app.topic(settings.topic_enriched),
+        "quotes": app.topic(settings.topic_quotes),
+        "deadletter": app.topic(settings.topic_deadletter),
+    }
     versions = app.Table("versions", default=None, partitions=settings.partitions)
     dedup_index = app.Table("dedup-index", default=None, partitions=1)
     # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
@@ -231,6 +245,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
 
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
         async for event in stream.events():
             source = _source(event)
             try:
@@ -241,17 +256,19 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
             else:
                 if isinstance(step, Envelope):
-                    await dedup_topic.send(key=INDEX_KEY, value=step.model_dump_json().encode())
+                    await publisher.send(dedup_topic, INDEX_KEY, step.model_dump_json().encode())
                 else:
                     await publisher.outcome(step, source)
                     if is_retraction(step):
                         # Through the dedup partition, so the retraction reaches the nlp step after
                         # any earlier version of the story still on its way there.
-                        await dedup_topic.send(key=FORGET_KEY, value=step.id.encode())
+                        await publisher.send(dedup_topic, FORGET_KEY, step.id.encode())
+            await publisher.delivered()
             yield None
 
     @app.agent(dedup_topic, name="dedup")
     async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
         last_sweep = 0.0
         async for event in stream.events():
             now = time.time()
@@ -263,7 +280,8 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
             if event.message.key == FORGET_KEY:
                 uri = event.value.decode()
                 forget(dedup_index, uri)
-                await nlp_topic.send(key=event.value, value=orjson.dumps({"retract": uri}))
+                await publisher.send(nlp_topic, event.value, orjson.dumps({"retract": uri}))
+                await publisher.delivered()
                 yield None
                 continue
             try:
@@ -274,13 +292,15 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 if is_duplicate(envelope):
                     await publisher.outcome(article_outcome(envelope), envelope.source())
                 else:
-                    await nlp_topic.send(
-                        key=envelope.article.uri.encode(), value=envelope.model_dump_json().encode()
+                    await publisher.send(
+                        nlp_topic, envelope.article.uri.encode(), envelope.model_dump_json().encode()
                     )
+            await publisher.delivered()
             yield None
 
     @app.agent(nlp_topic, name="nlp")
     async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
         loop = asyncio.get_running_loop()
         async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
             settings.batch_size, within=settings.batch_timeout_s
@@ -320,6 +340,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                     "version": outcome.version,
                     "keys": [speaker_key(outcome, i) for i in range(len(outcome.quotes))],
                 }
+            await publisher.delivered()
             yield None
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
