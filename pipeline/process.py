@@ -38,7 +38,7 @@ class Limits:
 
     max_message_bytes: int = 8_000_000
     max_body_bytes: int = 2_000_000
-    max_html_depth: int = 256
+    max_html_depth: int = 1024
     max_paragraphs: int = 2_000
     near_dup_threshold: float = 0.8
     retention_s: float = 7 * 86_400.0

@@ -36,7 +36,7 @@ def clean(
     raw: RawArticle,
     *,
     max_body_bytes: int = 2_000_000,
-    max_html_depth: int = 256,
+    max_html_depth: int = 1024,
     max_paragraphs: int = 2_000,
 ) -> CleanArticle:
     """Clean one article. Raises ``StageError`` (stage ``clean``) with E_NO_TEXT_BODY, E_TOO_LARGE,
