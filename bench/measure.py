@@ -85,6 +85,17 @@ class Sampler:
             self._sample()
 
 
+def machine_cpu() -> dict[str, float]:
+    """CPU seconds of the whole machine so far: busy (any process) and stolen (by the hypervisor)."""
+    t = psutil.cpu_times()
+    idle = t.idle + getattr(t, "iowait", 0.0)
+    steal = getattr(t, "steal", 0.0)
+    return {
+        "busy": sum(t) - idle - steal - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0),
+        "steal": steal,
+    }
+
+
 def cpu_delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """CPU seconds spent between two ``Sampler.cpu_seconds()`` readings, per process."""
     return {name: round(after[name] - before.get(name, 0.0), 2) for name in after if name in before}
@@ -236,22 +247,63 @@ def produce(bootstrap: str, topic: str, records: Iterable[tuple[bytes, bytes]], 
         return Sent(started=started, finished=time.perf_counter(), timestamps_ms=stamps)
 
 
-def wait_group_stable(bootstrap: str, group: str, members: int, timeout_s: float = 90) -> float:
-    """Wait until the consumer group is Stable with ``members`` members; returns the seconds waited."""
+class AssignmentIncompleteError(TimeoutError):
+    """The group is stable, but some partitions of an agent's topic are assigned to no member."""
+
+
+def wait_group_stable(
+    bootstrap: str,
+    group: str,
+    members: int,
+    required: dict[str, int],
+    *,
+    timeout_s: float = 90,
+    settle_s: float = 10,
+) -> float:
+    """Wait until the group is Stable with ``members`` members that together hold every partition of
+    the ``required`` topics (name -> partitions); returns the seconds waited.
+
+    Raises ``AssignmentIncompleteError`` when the group stays stable for ``settle_s`` without them
+    (Faust ignores a topic missing from the metadata at assignment time and never asks again).
+    """
     started = time.monotonic()
+    stable_since: float | None = None
+    missing: dict[str, list[int]] = {}
     admin = KafkaAdminClient(**_kafka_options(bootstrap), client_id="wirepipe-bench-admin")
     try:
         while time.monotonic() - started < timeout_s:
+            info: Any = None
             with contextlib.suppress(Exception):  # the group may not exist yet: ask again
                 found = admin.describe_groups([group])
                 info = found.get(group) if isinstance(found, dict) else found[0]
-                state = _field(info, "group_state", "state")
-                if str(state).lower() == "stable" and len(_field(info, "members") or []) == members:
+            group_members = (_field(info, "members") or []) if info is not None else []
+            stable = str(_field(info, "group_state", "state")).lower() == "stable"
+            if stable and len(group_members) == members:
+                missing = _unassigned(group_members, required)
+                if not missing:
                     return time.monotonic() - started
+                stable_since = stable_since or time.monotonic()
+                if time.monotonic() - stable_since > settle_s:
+                    raise AssignmentIncompleteError(f"group {group}: no member holds {missing}")
+            else:
+                stable_since = None
             time.sleep(0.5)
     finally:
         admin.close()
-    raise TimeoutError(f"group {group} not stable with {members} members after {timeout_s}s")
+    raise TimeoutError(f"group {group} not stable with {members} members after {timeout_s}s ({missing})")
+
+
+def _unassigned(members: list[Any], required: dict[str, int]) -> dict[str, list[int]]:
+    held: dict[str, set[int]] = {}
+    for member in members:
+        assignment = _field(member, "member_assignment") or {}
+        for entry in _field(assignment, "assigned_partitions") or []:
+            held.setdefault(_field(entry, "topic"), set()).update(_field(entry, "partitions") or [])
+    return {
+        topic: sorted(set(range(n)) - held.get(topic, set()))
+        for topic, n in required.items()
+        if set(range(n)) - held.get(topic, set())
+    }
 
 
 def _field(info: Any, *names: str) -> Any:

@@ -78,14 +78,26 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {_fmt(p.get('words_per_s'))} | {ratio} "
             f"| {p.get('load_avg_before')} -> {p.get('load_avg_after')} |"
         )
-    for name in ("one_worker", "two_workers", "duplicates"):
+    lines += ["", "CPU during each phase (cores busy = CPU seconds / wall seconds, 2 cores = 2.0):", ""]
+    for name in ("baseline", "one_worker", "two_workers", "duplicates"):
         p = r.get(name, {})
-        if p.get("cpu_seconds"):
-            lines.append("")
-            lines.append(
-                f"CPU seconds during {name} ({p['seconds']} s wall, {p.get('cores_busy')} cores busy): "
-                + ", ".join(f"{k} {v} ({p['cpu_share'].get(k, 0):.0%})" for k, v in p["cpu_seconds"].items())
-            )
+        if "machine_cores_busy" not in p:
+            continue
+        ours = ", ".join(
+            f"{k} {v} s ({p['cpu_share'].get(k, 0):.0%})" for k, v in p.get("cpu_seconds", {}).items()
+        )
+        lines.append(
+            f"- {name}: ours {p.get('cores_busy')} cores, whole machine {p['machine_cores_busy']}, "
+            f"other processes {p.get('other_processes_cores_busy')}"
+            + (f"; CPU seconds: {ours}" if ours else "")
+        )
+    proj = r.get("cpu_projection", {})
+    if proj:
+        lines += [
+            "",
+            "Projected on 2 idle cores from CPU seconds per article (not measured wall time; see README): "
+            + ", ".join(f"{k} {v}" for k, v in proj.items()),
+        ]
     dup = r.get("duplicates", {})
     if dup and "error" not in dup:
         t = dup.get("per_record_timings_ms", {})

@@ -23,7 +23,7 @@ from aiohttp import web as aiohttp_web
 
 from pipeline import metrics
 from pipeline.errors import Stage, StageError
-from pipeline.kafka_config import faust_credentials
+from pipeline.kafka_config import faust_credentials, internal_topic
 from pipeline.logs import get_logger
 from pipeline.process import (
     Enricher,
@@ -55,6 +55,7 @@ def limits_from(settings: Settings) -> Limits:
         max_message_bytes=settings.max_message_bytes,
         max_body_bytes=settings.max_body_bytes,
         max_html_depth=settings.max_html_depth,
+        max_html_attributes=settings.max_html_attributes,
         max_paragraphs=settings.max_paragraphs,
         near_dup_threshold=settings.near_dup_threshold,
         retention_s=settings.dedup_retention_days * 86_400,
@@ -214,9 +215,12 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     raw_topic = app.topic(settings.topic_raw, partitions=settings.partitions)
     # Envelopes carry the original bytes (for dead letters after ingest): same size limit as raw.
     size = {"max.message.bytes": str(settings.topic_max_message_bytes)}
-    dedup_topic = app.topic(f"{settings.app_id}.dedup", partitions=1, internal=True, config=size)
+    dedup_topic = app.topic(internal_topic(settings, "dedup"), partitions=1, internal=True, config=size)
+    quote_index_topic = app.topic(
+        internal_topic(settings, "quote-index"), partitions=settings.partitions, internal=True
+    )
     nlp_topic = app.topic(
-        f"{settings.app_id}.nlp", partitions=settings.partitions, internal=True, config=size
+        internal_topic(settings, "nlp"), partitions=settings.partitions, internal=True, config=size
     )
     output_topics = {
         "enriched": app.topic(settings.topic_enriched),
@@ -226,16 +230,8 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     versions = app.Table("versions", default=None, partitions=settings.partitions)
     dedup_index = app.Table("dedup-index", default=None, partitions=1)
     # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
-    # Written from a batch (take_events), where Faust has no current event to pick the changelog
-    # partition from: the partitioner on the raw uri key picks it, the same partition as the nlp
-    # topic's message for that uri, so the entry lives with the worker that owns the story.
-    quote_speakers = app.Table(
-        "quote-speakers",
-        default=None,
-        partitions=settings.partitions,
-        key_type=bytes,  # Faust then (de)serialises keys raw, so they hash like the nlp topic's keys
-        use_partitioner=True,
-    )
+    # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
+    quote_speakers = app.Table("quote-speakers", default=None, partitions=settings.partitions)
 
     def get_enricher() -> Enricher:
         if state["enricher"] is None:
@@ -309,10 +305,9 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
             for event in events:
                 try:
                     data = orjson.loads(event.value)
-                    if "retract" in data:
-                        await publisher.retract_quotes(
-                            data["retract"], quote_speakers.pop(data["retract"], None)
-                        )
+                    if isinstance(data, dict) and "retract" in data:
+                        # In order behind any earlier version of the story: pass it on to the quote index.
+                        await publisher.send(quote_index_topic, event.message.key, event.value)
                     else:
                         envelopes.append(Envelope.model_validate(data))
                 except Exception as exc:
@@ -331,15 +326,35 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                     await publisher.dead(outcome)
                     continue
                 await publisher.outcome(outcome, envelope.source())
-                # Remember where this story's quotes went, so a kill can retract them by speaker key.
-                uri_key = outcome.id.encode()
-                previous = quote_speakers.get(uri_key)
-                if previous and previous["version"] < outcome.version:
-                    await publisher.retract_quotes(outcome.id, previous, keep=len(outcome.quotes))
-                quote_speakers[uri_key] = {
-                    "version": outcome.version,
-                    "keys": [speaker_key(outcome, i) for i in range(len(outcome.quotes))],
-                }
+                keys = [speaker_key(outcome, i) for i in range(len(outcome.quotes))]
+                entry = {"uri": outcome.id, "version": outcome.version, "keys": keys}
+                await publisher.send(quote_index_topic, outcome.id.encode(), orjson.dumps(entry))
+            await publisher.delivered()
+            yield None
+
+    @app.agent(quote_index_topic, name="quote-index")
+    async def quote_index_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
+        """Remembers under which speaker keys a story's quotes went out, to retract them on a kill
+        or when a newer version has fewer quotes. A plain per-event agent, so its table writes follow
+        the event's partition (Faust cannot place table writes made from a batch)."""
+        publisher = Publisher(**output_topics)
+        async for event in stream.events():
+            try:
+                data = orjson.loads(event.value)
+                uri = data.get("retract") or data["uri"]
+                previous = quote_speakers.get(uri)
+                if "retract" in data:
+                    await publisher.retract_quotes(uri, previous)
+                    if previous is not None:
+                        del quote_speakers[uri]
+                else:
+                    if previous and previous["version"] < data["version"]:
+                        await publisher.retract_quotes(uri, previous, keep=len(data["keys"]))
+                    quote_speakers[uri] = {"version": data["version"], "keys": data["keys"]}
+            except Exception as exc:  # bookkeeping only: the outcome is already out; never stop here
+                log.error(
+                    "quotes.index_failed", error=f"{type(exc).__name__}: {exc}", offset=event.message.offset
+                )
             await publisher.delivered()
             yield None
 

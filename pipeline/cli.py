@@ -277,7 +277,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"wirepipe: invalid configuration: {exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.log_format)
-    code: int = args.fn(settings, args)
+    from kafka.errors import KafkaError  # noqa: PLC0415
+
+    try:
+        code: int = args.fn(settings, args)
+    except KafkaError as exc:  # one clear line, not a client library's traceback
+        print(
+            f"wirepipe: cannot use Kafka at {settings.kafka_bootstrap} "
+            f"(is it running? are the credentials and TLS settings right?): {exc}",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 

@@ -39,6 +39,7 @@ class Limits:
     max_message_bytes: int = 8_000_000
     max_body_bytes: int = 2_000_000
     max_html_depth: int = 1024
+    max_html_attributes: int = 1_000
     max_paragraphs: int = 2_000
     near_dup_threshold: float = 0.8
     retention_s: float = 7 * 86_400.0
@@ -187,6 +188,7 @@ def ingest(source: Source, versions: MutableMapping[str, Any], limits: Limits) -
             raw,
             max_body_bytes=limits.max_body_bytes,
             max_html_depth=limits.max_html_depth,
+            max_html_attributes=limits.max_html_attributes,
             max_paragraphs=limits.max_paragraphs,
         ),
     )

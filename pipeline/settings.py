@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     topic_max_message_bytes: int = Field(default=16_777_216, ge=1_048_576)
     # The depth scan is approximate (unclosed tags count): real pages reach a few hundred.
     max_html_depth: int = Field(default=1024, ge=8)
+    max_html_attributes: int = Field(default=1_000, ge=10)  # per element
     max_paragraphs: int = Field(default=2_000, ge=1)
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
     dedup_retention_days: float = Field(default=7.0, gt=0)

@@ -25,9 +25,7 @@ _CREDIT_END = re.compile(
     r"[(\[]\s*(?:photo|picture|image|pic|credit|file|video|graphic)s?\b[^()\[\]]{0,80}[)\]]\s*$",
     re.IGNORECASE,
 )
-_MONTH = (
-    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 # A line that is only a date/time stamp ("Jan. 29, 2024 • 4 min read", "Updated 10:32 GMT").
 _DATE_LINE = re.compile(
     rf"^(?:(?:updated|published|posted|last updated|first published)\s*:?\s*)?"

@@ -16,24 +16,112 @@ import trafilatura
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Subtrees whose text is never story text: code, media, embeds, forms, and captions (furniture).
-_DROP = frozenset({
-    "script", "style", "iframe", "embed", "object", "noscript", "img", "picture", "svg", "video", "audio",
-    "canvas", "template", "head", "title", "meta", "link", "form", "button", "input", "select",
-    "textarea", "figcaption", "nav", "graphic", "math", "map", "source", "track", "param",
-})
+_DROP = frozenset(
+    {
+        "script",
+        "style",
+        "iframe",
+        "embed",
+        "object",
+        "noscript",
+        "img",
+        "picture",
+        "svg",
+        "video",
+        "audio",
+        "canvas",
+        "template",
+        "head",
+        "title",
+        "meta",
+        "link",
+        "form",
+        "button",
+        "input",
+        "select",
+        "textarea",
+        "figcaption",
+        "nav",
+        "graphic",
+        "math",
+        "map",
+        "source",
+        "track",
+        "param",
+    }
+)
 # Elements that start and end a paragraph. Includes trafilatura's XML vocabulary (head, item, quote, ...).
-_BLOCK = frozenset({
-    "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre", "section", "article",
-    "header", "footer", "main", "aside", "address", "ul", "ol", "dl", "dt", "dd", "table", "thead",
-    "tbody", "tfoot", "tr", "caption", "figure", "hr", "details", "summary", "center", "body", "html",
-    "doc", "head", "item", "list", "quote", "row", "fieldset", "legend",
-})
+_BLOCK = frozenset(
+    {
+        "p",
+        "div",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "li",
+        "blockquote",
+        "pre",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "aside",
+        "address",
+        "ul",
+        "ol",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "thead",
+        "tbody",
+        "tfoot",
+        "tr",
+        "caption",
+        "figure",
+        "hr",
+        "details",
+        "summary",
+        "center",
+        "body",
+        "html",
+        "doc",
+        "head",
+        "item",
+        "list",
+        "quote",
+        "row",
+        "fieldset",
+        "legend",
+    }
+)
 _CELL = frozenset({"td", "th", "cell"})
 _BREAK = frozenset({"br", "lb"})
-_VOID = frozenset({
-    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
-    "track", "wbr", "keygen", "lb", "graphic",
-})
+_VOID = frozenset(
+    {
+        "area",
+        "base",
+        "br",
+        "col",
+        "embed",
+        "hr",
+        "img",
+        "input",
+        "link",
+        "meta",
+        "param",
+        "source",
+        "track",
+        "wbr",
+        "keygen",
+        "lb",
+        "graphic",
+    }
+)
 # Start tags that close an open element of the same name (so sloppy "<p>a<p>b" does not look deep).
 _SELF_CLOSING_SIBLINGS = frozenset({"p", "li", "td", "th", "tr", "option", "dt", "dd"})
 
@@ -52,6 +140,14 @@ def _tags(markup: str) -> Iterator[tuple[bool, str, str, re.Match[str]]]:
     """(is_end, tag name lower-cased, attributes, match) for every tag; comments have an empty name."""
     for m in _TAG.finditer(markup):
         yield m.group(1) == "/", (m.group(2) or "").lower(), m.group(3) or "", m
+
+
+_ATTRIBUTE = re.compile(r"[^\s=<>/\"']+\s*=")
+
+
+def most_attributes(markup: str) -> int:
+    """The largest number of attributes on one element, by a linear scan of the tags."""
+    return max((len(_ATTRIBUTE.findall(attrs)) for _, _, attrs, _ in _tags(markup) if attrs), default=0)
 
 
 def max_depth(markup: str, *, stop_at: int) -> int:
@@ -169,8 +265,17 @@ def page_paragraphs(markup: str, url: str | None) -> list[str]:
 
 # trafilatura's XML names, renamed to their HTML equivalents so lexbor's HTML tree rules (which would
 # drop a <head> in a body and foster-parent text out of a <table> of <row>s) keep them in place.
-_TEI_TO_HTML = {"head": "h2", "list": "ul", "item": "li", "quote": "blockquote", "row": "tr", "cell": "td",
-                "lb": "br", "doc": "div", "main": "div"}
+_TEI_TO_HTML = {
+    "head": "h2",
+    "list": "ul",
+    "item": "li",
+    "quote": "blockquote",
+    "row": "tr",
+    "cell": "td",
+    "lb": "br",
+    "doc": "div",
+    "main": "div",
+}
 _TEI_TAG = re.compile(r"<(/?)(head|list|item|quote|row|cell|lb|doc|main)\b")
 
 

@@ -20,6 +20,7 @@ from pipeline.stages._clean_html import (
     fragment_paragraphs,
     is_whole_page,
     max_depth,
+    most_attributes,
     page_paragraphs,
 )
 from pipeline.stages._clean_text import repair, text_paragraphs
@@ -37,6 +38,7 @@ def clean(
     *,
     max_body_bytes: int = 2_000_000,
     max_html_depth: int = 1024,
+    max_html_attributes: int = 1_000,
     max_paragraphs: int = 2_000,
 ) -> CleanArticle:
     """Clean one article. Raises ``StageError`` (stage ``clean``) with E_NO_TEXT_BODY, E_TOO_LARGE,
@@ -48,7 +50,9 @@ def clean(
     if len(body) > max_body_bytes or len(body.encode("utf-8", "surrogatepass")) > max_body_bytes:
         raise StageError(ErrorCode.E_TOO_LARGE, Stage.CLEAN, f"body over {max_body_bytes} bytes")
 
-    pieces = _paragraphs(body, raw.body_kind, raw.url, max_html_depth=max_html_depth)
+    pieces = _paragraphs(
+        body, raw.body_kind, raw.url, max_html_depth=max_html_depth, max_html_attributes=max_html_attributes
+    )
     if len(pieces) > max_paragraphs:
         message = f"{len(pieces)} paragraphs, over the limit {max_paragraphs}"
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
@@ -73,9 +77,16 @@ def clean(
     )
 
 
-def _paragraphs(body: str, kind: str, url: str | None, *, max_html_depth: int) -> list[str]:
+def _paragraphs(
+    body: str, kind: str, url: str | None, *, max_html_depth: int, max_html_attributes: int
+) -> list[str]:
     if kind != "html":
         return text_paragraphs(body)
+    most = most_attributes(body)
+    if most > max_html_attributes:
+        # Parsers spend super-linear time on one element with tens of thousands of attributes.
+        message = f"an HTML element has {most} attributes, over the limit {max_html_attributes}"
+        raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
     if max_depth(body, stop_at=max_html_depth) > max_html_depth:
         # No story needs hundreds of nested elements; such markup is an attack or a broken feed, and
         # tree builders (lxml, lexbor) get slow or give up on it. Refuse it with a coded error.

@@ -256,9 +256,21 @@ def assert_exactly_one_outcome_each(ledger: Ledger) -> None:
     examples = [(m.out_key, m.version, m.kind) for m in missing[:3]]
     assert not missing, f"{len(missing)} inputs without outcome, e.g. {examples}"
     conflicting = ledger.conflicting()
-    assert not conflicting, f"different outcomes for {[(c.out_key, c.version) for c in conflicting[:3]]}"
+    assert not conflicting, f"{len(conflicting)} inputs with different outcomes: " + "; ".join(
+        describe_conflict(ledger, c) for c in conflicting[:3]
+    )
     assert ledger.stray_letters == 0, "dead letters that no raw input explains"
     assert not ledger.withdrawn_without_tombstone, sorted(ledger.withdrawn_without_tombstone)[:3]
+
+
+def describe_conflict(ledger: Ledger, i: Input) -> str:
+    """Which fields differ between the outcomes of one input."""
+    versions = [json.loads(text) for text in ledger.results(i)]
+    keys = sorted({k for v in versions for k in v})
+    differing = {
+        k: [str(v.get(k))[:120] for v in versions] for k in keys if len({str(v.get(k)) for v in versions}) > 1
+    }
+    return f"{i.out_key} v{i.version} ({i.kind}): {differing}"
 
 
 class RssSampler:

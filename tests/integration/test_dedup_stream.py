@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -67,10 +68,19 @@ def produce(deployment: Deployment, values: list[bytes]) -> None:
     deployment.wirepipe("produce", "-", input_bytes=b"\n".join(values) + b"\n")
 
 
-def latest_outcomes(deployment: Deployment, at_least: int) -> dict[str, dict[str, Any]]:
-    """The last outcome per uri (a re-emit after a rebalance is identical in content)."""
-    records = consume_all(deployment.bootstrap, deployment.topics["enriched"], at_least, timeout_s=300)
-    return {o["id"]: o for o in (json.loads(r.value) for r in records if r.value is not None)}
+def latest_outcomes(deployment: Deployment, uris: Iterable[str], timeout_s: float = 300) -> dict[str, Any]:
+    """The last outcome per uri, once every uri in ``uris`` has one (or the time is up).
+
+    Waiting for uris, not a record count: a re-emit after a rebalance (identical in content) counts too.
+    """
+    wanted = set(uris)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        records = consume_all(deployment.bootstrap, deployment.topics["enriched"], 0, timeout_s=30)
+        outcomes = {o["id"]: o for o in (json.loads(r.value) for r in records if r.value is not None)}
+        if wanted <= set(outcomes) or time.monotonic() > deadline:
+            return outcomes
+        time.sleep(1)
 
 
 def start_workers(deployment: Deployment, logs: Path, names: tuple[str, ...]) -> list[Worker]:
@@ -106,7 +116,7 @@ def first_workers(deployment: Deployment, logs: Path) -> Iterator[list[Worker]]:
 def first_run(deployment: Deployment, first_workers: list[Worker]) -> dict[str, dict[str, Any]]:
     """Eight exact copies (one per raw partition) and one near copy, through two workers."""
     produce(deployment, [*(story(uri) for uri in COPIES), story(NEAR_COPY, changed_sentence=3)])
-    outcomes = latest_outcomes(deployment, len(COPIES) + 1)
+    outcomes = latest_outcomes(deployment, [*COPIES, NEAR_COPY])
     assert set(outcomes) == {*COPIES, NEAR_COPY}, [w.log_tail() for w in first_workers]
     return outcomes
 
@@ -161,10 +171,11 @@ def test_after_every_worker_restarts_a_new_copy_is_still_a_duplicate(
     second = start_workers(deployment, logs, ("b1", "b2"))
     try:
         produce(deployment, [story("dedup:after-restart"), story("dedup:near-2", changed_sentence=20)])
-        outcomes = latest_outcomes(deployment, len(first_run) + 2)
+        outcomes = latest_outcomes(deployment, ["dedup:after-restart", "dedup:near-2"])
     finally:
         for worker in second:
             worker.stop()
+    assert {"dedup:after-restart", "dedup:near-2"} <= set(outcomes), [w.log_tail() for w in second]
     again = outcomes["dedup:after-restart"]
     assert again["outcome"] == "duplicate"
     assert again["duplicate"]["status"] == "duplicate"

@@ -65,11 +65,11 @@ def test_item_without_body_is_no_text_body() -> None:
 
 def test_oversized_body_is_rejected_before_any_parsing(monkeypatch: pytest.MonkeyPatch) -> None:
     """A 5 MB body is E_TOO_LARGE and no parser or scanner is ever called on it."""
+
     def boom(*args: object, **kwargs: object) -> list[str]:
         raise AssertionError("parsed an oversized body")
 
-    for name in ("max_depth", "fragment_paragraphs", "page_paragraphs",
-                 "text_paragraphs"):
+    for name in ("max_depth", "fragment_paragraphs", "page_paragraphs", "text_paragraphs"):
         monkeypatch.setattr(clean_module, name, boom)
     raw = _html("<p>" + "a" * 5_000_000 + "</p>")
     started = time.perf_counter()
@@ -120,14 +120,52 @@ def test_huge_attribute_is_ignored() -> None:
     assert clean(raw).body == STORY
 
 
-_TAGS = st.sampled_from(["div", "p", "b", "i", "span", "table", "tr", "td", "ul", "li", "script", "style",
-                         "blockquote", "br", "a", "iframe", "h2", "pre", "svg"])
+_TAGS = st.sampled_from(
+    [
+        "div",
+        "p",
+        "b",
+        "i",
+        "span",
+        "table",
+        "tr",
+        "td",
+        "ul",
+        "li",
+        "script",
+        "style",
+        "blockquote",
+        "br",
+        "a",
+        "iframe",
+        "h2",
+        "pre",
+        "svg",
+    ]
+)
 _PIECE = st.one_of(
     _TAGS.map(lambda t: f"<{t}>"),
     _TAGS.map(lambda t: f"</{t}>"),
     st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
-    st.sampled_from(["&amp;", "&#x201c;", "&bogus;", "<!--", "-->", "<", ">", "<!DOCTYPE html>", "<html>",
-                     "<body>", '"', "“", "<![CDATA[", "<?xml version='1.0'?>", "<!ENTITY x SYSTEM 'file:///'>"]),
+    st.sampled_from(
+        [
+            "&amp;",
+            "&#x201c;",
+            "&bogus;",
+            "<!--",
+            "-->",
+            "<",
+            ">",
+            "<!DOCTYPE html>",
+            "<html>",
+            "<body>",
+            '"',
+            "“",
+            "<![CDATA[",
+            "<?xml version='1.0'?>",
+            "<!ENTITY x SYSTEM 'file:///'>",
+        ]
+    ),
 )
 
 
@@ -185,8 +223,13 @@ def test_line_breaks_lists_and_block_quotes_become_paragraphs() -> None:
         "<p>First line.<br>Second line.</p><ul><li>Item one</li><li>Item two</li></ul>"
         "<blockquote>Quoted words here.</blockquote>"
     )
-    assert clean(raw).paragraph_texts() == ["First line.", "Second line.", "Item one", "Item two",
-                                            "Quoted words here."]
+    assert clean(raw).paragraph_texts() == [
+        "First line.",
+        "Second line.",
+        "Item one",
+        "Item two",
+        "Quoted words here.",
+    ]
 
 
 def test_table_rows_become_paragraphs_with_separated_cells() -> None:
@@ -251,7 +294,10 @@ def test_hard_wrapped_wire_text_is_unwrapped_at_indented_lines() -> None:
     ]
     assert article.dateline is not None
     assert (article.dateline.text, article.dateline.place, article.dateline.date) == (
-        "WASHINGTON, Feb 26 -", "WASHINGTON", "Feb 26")
+        "WASHINGTON, Feb 26 -",
+        "WASHINGTON",
+        "Feb 26",
+    )
 
 
 @pytest.mark.parametrize(
@@ -300,8 +346,11 @@ def test_mojibake_is_repaired_and_text_is_nfc() -> None:
 def test_paragraph_offsets_point_into_the_body() -> None:
     """Each paragraph span slices its text out of the body, and paragraphs are joined by a blank line."""
     article = clean(_text(f"{STORY}\n\nSecond paragraph here.\n\nThird one."))
-    assert [article.body[p.start : p.end] for p in article.paragraphs] == [STORY, "Second paragraph here.",
-                                                                         "Third one."]
+    assert [article.body[p.start : p.end] for p in article.paragraphs] == [
+        STORY,
+        "Second paragraph here.",
+        "Third one.",
+    ]
     assert article.body == "\n\n".join(article.paragraph_texts())
 
 
@@ -347,6 +396,17 @@ def test_declared_language_is_kept_as_lower_case_iso_639_1() -> None:
 
 def test_missing_language_is_detected() -> None:
     """Without a language field the language is guessed from the text (French here)."""
-    body = ("Le ministre a déclaré lundi que les négociations reprendraient la semaine prochaine après "
-            "une pause de plusieurs mois. Les responsables des deux camps participeront à la réunion.")
+    body = (
+        "Le ministre a déclaré lundi que les négociations reprendraient la semaine prochaine après "
+        "une pause de plusieurs mois. Les responsables des deux camps participeront à la réunion."
+    )
     assert clean(_text(body)).language == "fr"
+
+
+def test_element_with_an_attribute_bomb_is_hostile_and_refused_quickly() -> None:
+    """One element with 120k attributes (about 1 MB) is E_CLEAN_HOSTILE before any parser sees it."""
+    bomb = "<p " + " ".join(f"a{i}=x" for i in range(120_000)) + f">{STORY}</p>"
+    started = time.perf_counter()
+    assert _error(_html(bomb)).code is ErrorCode.E_CLEAN_HOSTILE
+    assert time.perf_counter() - started < 2.0
+    assert clean(_html(f'<p class="lead" id="p1" data-x="1">{STORY}</p>')).body == STORY

@@ -1,0 +1,103 @@
+"""1,000 hostile messages (hypothesis, derandomized) mixed into 1,000 good ones: one dead letter with the
+expected code for each hostile message, one outcome for each good one, the worker alive, and the good
+articles' throughput measured against a clean run of the same 1,000 articles."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.faults._support import (
+    Input,
+    Watch,
+    article_stream,
+    assert_exactly_one_outcome_each,
+    env_int,
+    produce_inputs,
+    report,
+)
+from tests.faults.hostile import CLASSES, hostile_messages
+from tests.workers import Deployment, Worker
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+GOOD = env_int("WIREPIPE_FAULT_GOOD_N", 1_000)
+HOSTILE = env_int("WIREPIPE_FAULT_HOSTILE_N", 1_000)
+
+
+def _run(deployment: Deployment, logs: Path, name: str, inputs: list[Input]) -> tuple[Watch, Worker, float]:
+    """Start a worker, produce, wait for every input; returns the watch, the worker and the good rate."""
+    watch = Watch(deployment)
+    worker = Worker(deployment, logs, name)
+    worker.wait_ready(timeout=300)
+    started = time.time()
+    produced = produce_inputs(deployment.bootstrap, deployment.topics["raw"], inputs)
+    watch.wait_all(produced, timeout_s=1_200, workers=[worker])
+    # The good articles' last processed_at (the worker's clock) ends the run, whatever our polling rate.
+    good = {(i.out_key, i.version) for i in produced if i.kind == "new"}
+    last = max(
+        datetime.fromisoformat(json.loads(v)["processed_at"]).timestamp()
+        for k, v, _, _ in watch.enriched.records
+        if v is not None and ((k or b"").decode(), json.loads(v)["version"]) in good
+    )
+    return watch, worker, len(good) / max(last - started, 1e-3)
+
+
+@pytest.mark.timeout(2_400)
+def test_hostile_messages_become_coded_dead_letters_without_slowing_good_ones_much(
+    new_deployment: Callable[..., Deployment], logs: Path
+) -> None:
+    good = article_stream(GOOD, specials=False)
+    hostile = hostile_messages(HOSTILE)
+    mixed = good + [Input(h.value, h.uri, 0, "", f"hostile:{h.category}") for h in hostile]
+    random.Random(6).shuffle(mixed)
+
+    clean_watch, clean_worker, clean_rate = _run(new_deployment(), logs, "clean", good)
+    clean_worker.stop()
+    clean_watch.close()
+    watch, worker, mixed_rate = _run(new_deployment(), logs, "mixed", mixed)
+    try:
+        ledger = watch.ledger
+        alive = worker.process.poll() is None and '"alive"' in worker.get("/health")
+        # Each hostile message's dead letter carries its original bytes and a code of its class.
+        letters = {}
+        for _, value, _, _ in watch.deadletter.records:
+            data = json.loads(value or b"{}")
+            letters[(int(data["partition"]), int(data["offset"]))] = data
+    finally:
+        worker.stop()
+        watch.close()
+    expected = {h.value: h for h in hostile}
+    wrong_class: Counter[str] = Counter()
+    for i in ledger.inputs:
+        if not i.kind.startswith("hostile:"):
+            continue
+        letter = letters[(i.partition, i.offset)]
+        assert base64.b64decode(letter["original_b64"]) == i.value
+        h = expected[i.value]
+        if letter["error_code"] not in CLASSES[h.category] or letter["error_code"] != h.code:
+            wrong_class[f"{h.category}:{letter['error_code']}"] += 1
+    report(
+        "hostile",
+        good=GOOD,
+        hostile=HOSTILE,
+        clean_good_per_s=round(clean_rate, 1),
+        mixed_good_per_s=round(mixed_rate, 1),
+        ratio=round(mixed_rate / clean_rate, 2),
+        categories=dict(Counter(h.category for h in hostile)),
+        **ledger.summary(),
+    )
+    assert alive
+    assert_exactly_one_outcome_each(ledger)
+    assert not wrong_class, wrong_class
+    assert sum(ledger.codes.values()) == HOSTILE, ledger.codes  # the good articles give no dead letters
+    assert sum(ledger.kinds.values()) == GOOD, ledger.kinds
+    assert mixed_rate >= 0.5 * clean_rate, (mixed_rate, clean_rate)
