@@ -379,7 +379,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         metrics.TABLE_SIZE.labels(table="versions").set(len(versions))
         metrics.TABLE_SIZE.labels(table="dedup-index").set(len(dedup_index))
 
-    lag_topics = {settings.topic_raw, f"{settings.app_id}.dedup", f"{settings.app_id}.nlp"}
+    lag_topics = {settings.topic_raw, *(internal_topic(settings, s) for s in ("dedup", "nlp", "quote-index"))}
     lag_labels: set[tuple[str, str]] = set()
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]

@@ -142,7 +142,8 @@ def _tags(markup: str) -> Iterator[tuple[bool, str, str, re.Match[str]]]:
         yield m.group(1) == "/", (m.group(2) or "").lower(), m.group(3) or "", m
 
 
-_ATTRIBUTE = re.compile(r"[^\s=<>/\"']+\s*=")
+# An attribute name starts after white space; possessive quantifiers keep the scan linear on long values.
+_ATTRIBUTE = re.compile(r"\s[^\s=<>/\"']++\s*+=")
 
 
 def most_attributes(markup: str) -> int:

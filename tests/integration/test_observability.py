@@ -125,9 +125,7 @@ def test_health_and_ready_answer_200_once_the_worker_is_ready(worker: Worker) ->
     assert json.loads(worker.get("/ready")) == {"model_loaded": True, "partitions_assigned": True}
 
 
-def test_outcome_and_dead_letter_counters_match_what_was_produced(
-    worker: Worker, produced: Produced
-) -> None:
+def test_outcome_and_dead_letter_counters_match_what_was_produced(worker: Worker, produced: Produced) -> None:
     samples = scrape(worker)
     assert value(samples, "wirepipe_outcomes_total", outcome="enriched") == UNIQUE
     assert value(samples, "wirepipe_outcomes_total", outcome="duplicate") == 1
@@ -165,7 +163,12 @@ def test_table_sizes_and_consumer_lag_settle_on_the_processed_state(
     """Every decoded uri has a version entry; every unique article is indexed; nothing is left to read."""
     decoded = len(produced.outcomes) + 1  # the picture decodes, then fails cleaning
     app_id = deployment.env()["WIREPIPE_APP_ID"]
-    lag_topics = {deployment.topics["raw"]: PARTITIONS, f"{app_id}.nlp": PARTITIONS, f"{app_id}.dedup": 1}
+    lag_topics = {
+        deployment.topics["raw"]: PARTITIONS,
+        f"{app_id}.nlp": PARTITIONS,
+        f"{app_id}.dedup": 1,
+        f"{app_id}.quote-index": PARTITIONS,
+    }
 
     def lag_series(samples: Samples) -> dict[tuple[str, str], float]:
         return {
