@@ -132,8 +132,8 @@ def wait_for_every_uri(
 @pytest.mark.xfail(
     strict=False,
     reason=(
-        "known rare loss after a kill and rebalance (1 article in some runs; see tests/faults/test_sigkill.py); "
-        "runs every time and reports XPASS when nothing was lost"
+        "known rare loss after a kill and rebalance (1 article in some runs; "
+        "see tests/faults/test_sigkill.py); runs every time and reports XPASS when nothing was lost"
     ),
 )
 def test_every_input_has_an_outcome_after_sigkill_mid_stream(
