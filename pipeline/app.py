@@ -23,6 +23,7 @@ from aiohttp import web as aiohttp_web
 
 from pipeline import metrics
 from pipeline.errors import Stage, StageError
+from pipeline.faust_acks import WirepipeApp, events_to_settle, settle
 from pipeline.kafka_config import faust_credentials, internal_topic
 from pipeline.logs import get_logger
 from pipeline.process import (
@@ -182,7 +183,7 @@ def _source(event: Any) -> Source:
 
 def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.App:
     """Build the Faust app. ``enricher`` may be passed in (tests); otherwise the model loads here."""
-    app = faust.App(
+    app = WirepipeApp(
         settings.app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
@@ -242,7 +243,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
-        async for event in stream.events():
+        async for event in events_to_settle(stream):
             source = _source(event)
             try:
                 step = ingest(source, versions, limits)
@@ -260,13 +261,14 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                         # any earlier version of the story still on its way there.
                         await publisher.send(dedup_topic, FORGET_KEY, step.id.encode())
             await publisher.delivered()
+            await settle(stream, [event])
             yield None
 
     @app.agent(dedup_topic, name="dedup")
     async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
         last_sweep = 0.0
-        async for event in stream.events():
+        async for event in events_to_settle(stream):
             now = time.time()
             if now - last_sweep > 60:  # expiry runs here: table writes belong to this partition's agent
                 expired = expire(dedup_index, now, retention_s=limits.retention_s)
@@ -278,6 +280,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 forget(dedup_index, uri)
                 await publisher.send(nlp_topic, event.value, orjson.dumps({"retract": uri}))
                 await publisher.delivered()
+                await settle(stream, [event])
                 yield None
                 continue
             try:
@@ -292,6 +295,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                         nlp_topic, envelope.article.uri.encode(), envelope.model_dump_json().encode()
                     )
             await publisher.delivered()
+            await settle(stream, [event])
             yield None
 
     @app.agent(nlp_topic, name="nlp")
@@ -330,6 +334,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                 entry = {"uri": outcome.id, "version": outcome.version, "keys": keys}
                 await publisher.send(quote_index_topic, outcome.id.encode(), orjson.dumps(entry))
             await publisher.delivered()
+            await settle(stream, events)
             yield None
 
     @app.agent(quote_index_topic, name="quote-index")
@@ -338,7 +343,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         or when a newer version has fewer quotes. A plain per-event agent, so its table writes follow
         the event's partition (Faust cannot place table writes made from a batch)."""
         publisher = Publisher(**output_topics)
-        async for event in stream.events():
+        async for event in events_to_settle(stream):
             try:
                 data = orjson.loads(event.value)
                 uri = data.get("retract") or data["uri"]
@@ -356,6 +361,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
                     "quotes.index_failed", error=f"{type(exc).__name__}: {exc}", offset=event.message.offset
                 )
             await publisher.delivered()
+            await settle(stream, [event])
             yield None
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]

@@ -1,0 +1,62 @@
+"""The worker's consumer counts only messages an agent settled, so a commit never passes unprocessed work."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from faust.types import TP
+from faust.types.tuples import ConsumerMessage
+
+from pipeline.faust_acks import SafeAckConsumer, WirepipeApp
+
+TOPIC = TP("raw", 0)
+
+
+@pytest.fixture
+def consumer() -> Iterator[SafeAckConsumer]:
+    app = WirepipeApp("test-acks", broker="kafka://127.0.0.1:1")  # never started: no connection is made
+    app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
+    app.rebalancing = True  # no seek-back task: there is no running consumer to seek
+    consumer = app.consumer
+    assert isinstance(consumer, SafeAckConsumer)
+    consumer._committed_offset[TOPIC] = 10  # the next offset to read is 10
+    yield consumer
+
+
+def message(offset: int) -> ConsumerMessage:
+    return ConsumerMessage("raw", 0, offset, 0.0, None, [], b"key", b"value", None, tp=TOPIC)
+
+
+def test_settled_messages_are_acked_and_committable(consumer: SafeAckConsumer) -> None:
+    for offset in range(10, 13):
+        m = message(offset)
+        consumer.settled.add(m)
+        assert consumer.ack(m)
+    assert consumer._new_offset(TOPIC) == 13
+
+
+def test_an_unsettled_head_message_holds_the_commit_until_it_is_settled(consumer: SafeAckConsumer) -> None:
+    head = message(10)
+    assert not consumer.ack(head)  # e.g. acked by a batch whose agent body raised
+    for offset in range(11, 15):
+        m = message(offset)
+        consumer.settled.add(m)
+        consumer.ack(m)
+    assert consumer._new_offset(TOPIC) is None  # Faust alone would commit 15, passing over offset 10
+    again = message(10)  # read again after the seek-back, and this time finished
+    consumer.settled.add(again)
+    assert consumer.ack(again)
+    assert consumer._new_offset(TOPIC) == 15
+
+
+def test_an_unsettled_message_in_the_middle_stops_the_commit_below_it(consumer: SafeAckConsumer) -> None:
+    for offset in (10, 11, 13):
+        m = message(offset)
+        consumer.settled.add(m)
+        consumer.ack(m)
+    consumer.ack(message(12))
+    assert consumer._new_offset(TOPIC) == 12
+    consumer._committed_offset[TOPIC] = 12
+    assert consumer._new_offset(TOPIC) is None
+
