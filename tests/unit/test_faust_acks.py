@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
@@ -14,14 +12,14 @@ TOPIC = TP("raw", 0)
 
 
 @pytest.fixture
-def consumer() -> Iterator[SafeAckConsumer]:
+def consumer() -> SafeAckConsumer:
     app = WirepipeApp("test-acks", broker="kafka://127.0.0.1:1")  # never started: no connection is made
     app.topics.acks_enabled_for = lambda topic: True  # type: ignore[method-assign]
     app.rebalancing = True  # no seek-back task: there is no running consumer to seek
     consumer = app.consumer
     assert isinstance(consumer, SafeAckConsumer)
     consumer._committed_offset[TOPIC] = 10  # the next offset to read is 10
-    yield consumer
+    return consumer
 
 
 def message(offset: int) -> ConsumerMessage:
@@ -59,4 +57,3 @@ def test_an_unsettled_message_in_the_middle_stops_the_commit_below_it(consumer: 
     assert consumer._new_offset(TOPIC) == 12
     consumer._committed_offset[TOPIC] = 12
     assert consumer._new_offset(TOPIC) is None
-
