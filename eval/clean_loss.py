@@ -25,15 +25,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval._common import EVAL_DIR, RESULTS, read_jsonl  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.stages.clean import clean  # noqa: E402
 from schemas.ninjs import RawArticle  # noqa: E402
 
-EVAL_DIR = Path(os.environ.get("EVAL_DIR", REPO.parent / "shared" / "eval"))
-if not EVAL_DIR.is_absolute():
-    EVAL_DIR = (REPO / EVAL_DIR).resolve()
 SAMPLE = int(os.environ.get("CLEAN_LOSS_SAMPLE", "15"))
-RESULTS = REPO / "eval" / "results"
 WORD = re.compile(r"\w+")
 TAG = re.compile(r"<[^>]*>")
 
@@ -49,12 +46,11 @@ def squash(text: str) -> str:
 
 
 def main() -> int:
-    with (EVAL_DIR / "corpus" / "articles.jsonl").open(encoding="utf-8") as f:
-        records = [json.loads(x) for x in f if x.strip()]
+    records = read_jsonl(EVAL_DIR / "corpus" / "articles.jsonl")
     meta_path = EVAL_DIR / "corpus" / "meta.jsonl"
     meta = {}
     if meta_path.exists():
-        meta = {m["uri"]: m for m in (json.loads(x) for x in meta_path.open(encoding="utf-8") if x.strip())}
+        meta = {m["uri"]: m for m in read_jsonl(meta_path)}
     losses: list[dict[str, Any]] = []
     errors: Counter[str] = Counter()
     dl_total = dl_right = dl_found = dl_spurious = 0
@@ -71,8 +67,11 @@ def main() -> int:
         before, after = WORD.findall(input_text(rec)), WORD.findall(kept_text)
         lost = 1 - len(after) / len(before) if before else 0.0
         kept_words = Counter(after)
-        removed = [squash(line) for line in input_text(rec).split("\n")
-                   if WORD.search(line) and not any(kept_words[w] for w in WORD.findall(line))]
+        removed = [
+            squash(line)
+            for line in input_text(rec).split("\n")
+            if WORD.search(line) and not any(kept_words[w] for w in WORD.findall(line))
+        ]
         losses.append({"uri": raw.uri, "lost": round(lost, 3), "removed": removed})
         gold = (meta.get(raw.uri) or {}).get("dateline")
         got = art.dateline.text if art.dateline else None
@@ -111,11 +110,15 @@ def main() -> int:
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "clean_loss.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
-    print(f"clean corpus: {len(records)} articles, {len(over)} lose >20% of their words, "
-          f"mean loss {report['mean_loss']:.3f}, errors {dict(errors)}, "
-          f"{report['articles_per_s']} articles/s")
-    print(f"  datelines: {dl_right}/{dl_total} exact ({report['dateline']['accuracy']}), found {dl_found}, "
-          f"spurious (no gold) {dl_spurious}")
+    print(
+        f"clean corpus: {len(records)} articles, {len(over)} lose >20% of their words, "
+        f"mean loss {report['mean_loss']:.3f}, errors {dict(errors)}, "
+        f"{report['articles_per_s']} articles/s"
+    )
+    print(
+        f"  datelines: {dl_right}/{dl_total} exact ({report['dateline']['accuracy']}), found {dl_found}, "
+        f"spurious (no gold) {dl_spurious}"
+    )
     print("  most removed lines:", removed_lines.most_common(8))
     return 0
 

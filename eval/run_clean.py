@@ -30,22 +30,13 @@ from readability import Document
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.models import CleanArticle  # noqa: E402
 from pipeline.stages.clean import clean  # noqa: E402
 from schemas.ninjs import RawArticle  # noqa: E402
 
-EVAL_DIR = Path(os.environ.get("EVAL_DIR", REPO.parent / "shared" / "eval"))
-if not EVAL_DIR.is_absolute():
-    EVAL_DIR = (REPO / EVAL_DIR).resolve()
-SPLIT = os.environ.get("EVAL_SPLIT", "dev")
-RESULTS = REPO / "eval" / "results"
 _BLOCKS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre", "td")
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def scored_text(article: CleanArticle) -> str:
@@ -90,23 +81,11 @@ def run(name: str, pages: list[dict[str, Any]], extract: Extractor) -> dict[str,
     started = time.perf_counter()
     rows = [{"id": p["id"], "body": extract(p)} for p in pages]
     seconds = time.perf_counter() - started
-    with pred_path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
-    figures = score(pred_path)
+    write_jsonl(pred_path, rows, ensure_ascii=False)
+    figures = score("score_clean.py", EVAL_DIR / "clean" / f"{SPLIT}.jsonl", pred_path)
     figures["seconds"] = round(seconds, 3)
     figures["pages_per_s"] = round(len(pages) / seconds, 1)
     return figures
-
-
-def score(pred: Path) -> dict[str, Any]:
-    gold = EVAL_DIR / "clean" / f"{SPLIT}.jsonl"
-    out = subprocess.run(
-        [sys.executable, str(EVAL_DIR / "score_clean.py"), str(gold), str(pred)],
-        check=True, capture_output=True, text=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def main() -> int:
@@ -123,18 +102,24 @@ def main() -> int:
     result["pipeline"]["stage_errors"] = dict(errors)
     if (EVAL_DIR / "corpus" / "articles.jsonl").exists():
         # The corpus word-loss and dateline report rides along so `make eval` shows every cleaning figure.
-        subprocess.run([sys.executable, str(REPO / "eval" / "clean_loss.py")], check=True,
-                       env={**os.environ, "EVAL_DIR": str(EVAL_DIR)})
+        subprocess.run(
+            [sys.executable, str(REPO / "eval" / "clean_loss.py")],
+            check=True,
+            env={**os.environ, "EVAL_DIR": str(EVAL_DIR)},
+        )
         loss = json.loads((RESULTS / "clean_loss.json").read_text("utf-8"))
-        result["corpus"] = {k: loss[k] for k in ("articles", "over_20pct_loss", "mean_loss", "stage_errors",
-                                                 "articles_per_s")}
+        result["corpus"] = {
+            k: loss[k] for k in ("articles", "over_20pct_loss", "mean_loss", "stage_errors", "articles_per_s")
+        }
         result["corpus"]["dateline"] = {k: v for k, v in loss["dateline"].items() if k != "misses"}
     (RESULTS / "clean.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"clean ({SPLIT}, {len(pages)} pages)      F1      P      R   acc  pages/s")
     for name in ("pipeline", "trafilatura", "readability"):
         f = result[name]
-        print(f"  {name:<12} {f['f1']:.4f}±{f['f1_std']:.3f} {f['precision']:.4f} {f['recall']:.4f}"
-              f" {f['accuracy']:.3f} {f['pages_per_s']:7.1f}")
+        print(
+            f"  {name:<12} {f['f1']:.4f}±{f['f1_std']:.3f} {f['precision']:.4f} {f['recall']:.4f}"
+            f" {f['accuracy']:.3f} {f['pages_per_s']:7.1f}"
+        )
     if errors:
         print(f"  pipeline stage errors: {dict(errors)}")
     return 0

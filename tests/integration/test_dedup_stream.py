@@ -15,7 +15,7 @@ import pytest
 from kafka.partitioner.default import murmur2
 
 from tests.brokers import consume_all
-from tests.workers import Deployment, Worker
+from tests.workers import Deployment, Worker, deploy
 
 pytestmark = pytest.mark.integration
 
@@ -92,9 +92,7 @@ def start_workers(deployment: Deployment, logs: Path, names: tuple[str, ...]) ->
 
 @pytest.fixture(scope="module")
 def deployment(kafka_bootstrap: str) -> Deployment:
-    deployment = Deployment(bootstrap=kafka_bootstrap, partitions=PARTITIONS)
-    deployment.wirepipe("topics")
-    return deployment
+    return deploy(kafka_bootstrap, PARTITIONS)
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.brokers import Record, consume_all
-from tests.workers import Deployment, Worker
+from tests.workers import Deployment, Worker, deploy
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +55,7 @@ class Produced:
 
 @pytest.fixture(scope="module")
 def deployment(kafka_bootstrap: str) -> Deployment:
-    deployment = Deployment(bootstrap=kafka_bootstrap, partitions=PARTITIONS)
-    deployment.wirepipe("topics")
-    return deployment
+    return deploy(kafka_bootstrap, PARTITIONS)
 
 
 @pytest.fixture(scope="module")

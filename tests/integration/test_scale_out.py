@@ -15,7 +15,7 @@ import pytest
 from kafka.admin import KafkaAdminClient
 
 from tests.brokers import Record, consume_all
-from tests.workers import Deployment, Worker
+from tests.workers import Deployment, Worker, deploy
 
 pytestmark = pytest.mark.integration
 
@@ -101,9 +101,7 @@ def outcome_lines(worker: Worker) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def deployment(kafka_bootstrap: str) -> Deployment:
-    deployment = Deployment(bootstrap=kafka_bootstrap, partitions=PARTITIONS)
-    deployment.wirepipe("topics")
-    return deployment
+    return deploy(kafka_bootstrap, PARTITIONS)
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,14 @@ def _speaker_mention(body: str, quote: Quote) -> str:
     return body[quote.speaker_start : quote.speaker_end]
 
 
+def _only_direct_quote(nlp: Language, *paragraphs: str) -> dict[str, object]:
+    """The fields of the one direct quote, plus ``speaker_mention``: the speaker's words in the body."""
+    body, quotes = _quotes(nlp, *paragraphs)
+    (quote,) = _direct(quotes)
+    mention = _speaker_mention(body, quote) if quote.speaker_start is not None else None
+    return {**dict(quote), "speaker_mention": mention}
+
+
 # --- marks -------------------------------------------------------------------------------------------
 
 
@@ -55,36 +63,42 @@ def test_curly_quote_before_attribution_gives_text_span_and_speaker(nlp: Languag
     assert quote.verb == "said"
 
 
-def test_straight_double_marks_are_quote_marks(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, '"The budget is a disgrace," Mark Tulley told reporters.')
-    (quote,) = _direct(quotes)
-    assert quote.text == "The budget is a disgrace,"
-    assert quote.speaker == "Mark Tulley"
-    assert quote.verb == "told"
-
-
-def test_two_apostrophes_work_as_a_double_quote_mark(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "''We are not going anywhere,'' Maria Lopez said.")
-    (quote,) = _direct(quotes)
-    assert quote.text == "We are not going anywhere,"
-    assert quote.speaker == "Maria Lopez"
-
-
-def test_single_marks_quote_when_the_article_has_no_double_marks(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "‘The plan will fail,’ Tom Baker said.")
-    (quote,) = _direct(quotes)
-    assert quote.text == "The plan will fail,"
+@pytest.mark.parametrize(
+    ("paragraphs", "expected"),
+    [
+        pytest.param(
+            ['"The budget is a disgrace," Mark Tulley told reporters.'],
+            {"text": "The budget is a disgrace,", "speaker": "Mark Tulley", "verb": "told"},
+            id="straight_double_marks_are_quote_marks",
+        ),
+        pytest.param(
+            ["''We are not going anywhere,'' Maria Lopez said."],
+            {"text": "We are not going anywhere,", "speaker": "Maria Lopez"},
+            id="two_apostrophes_work_as_a_double_quote_mark",
+        ),
+        pytest.param(
+            ["‘The plan will fail,’ Tom Baker said."],
+            {"text": "The plan will fail,"},
+            id="single_marks_quote_when_the_article_has_no_double_marks",
+        ),
+        pytest.param(
+            ["“He told me ‘never again’ and left,” Ann Cole said."],
+            {"text": "He told me ‘never again’ and left,"},
+            id="nested_single_quote_stays_inside_the_double_quote",
+        ),
+    ],
+)
+def test_each_mark_style_gives_one_direct_quote(
+    nlp: Language, paragraphs: list[str], expected: dict[str, object]
+) -> None:
+    """Each mark style (see the case id) delimits one direct quote with this text and attribution."""
+    quote = _only_direct_quote(nlp, *paragraphs)
+    assert {name: quote[name] for name in expected} == expected
 
 
 def test_plural_possessive_apostrophe_is_not_a_quote_mark(nlp: Language) -> None:
     body, _ = _body(["The voters’ anger grew as the farmers’ protest went on."])
     assert pair_marks(body, _body([body])[1]) == []
-
-
-def test_nested_single_quote_stays_inside_the_double_quote(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "“He told me ‘never again’ and left,” Ann Cole said.")
-    (quote,) = _direct(quotes)
-    assert quote.text == "He told me ‘never again’ and left,"
 
 
 # --- split and multi-paragraph ------------------------------------------------------------------------
@@ -145,11 +159,70 @@ def test_stray_closing_mark_without_attribution_is_not_a_quote(nlp: Language) ->
 # --- attribution and speakers -------------------------------------------------------------------------
 
 
-def test_attribution_before_the_quote_with_a_colon(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "Joe Biden wrote on Sunday: “Have no doubt about our resolve.”")
-    (quote,) = _direct(quotes)
-    assert quote.speaker == "Joe Biden"
-    assert quote.verb == "wrote"
+@pytest.mark.parametrize(
+    ("paragraphs", "expected"),
+    [
+        pytest.param(
+            ["Joe Biden wrote on Sunday: “Have no doubt about our resolve.”"],
+            {"speaker": "Joe Biden", "verb": "wrote"},
+            id="attribution_before_the_quote_with_a_colon",
+        ),
+        pytest.param(
+            ["“A timetable will be set to end the mission,” according to a statement from Sudani’s office."],
+            {"speaker_mention": "Sudani’s office", "verb": "according to"},
+            id="according_to_a_statement_names_the_office_as_speaker",
+        ),
+        pytest.param(
+            ["“This is not a negotiation about withdrawal,” the senior official said."],
+            {"speaker_mention": "the senior official", "speaker_entity_id": None},
+            id="role_noun_is_a_speaker",
+        ),
+        pytest.param(
+            [
+                "Joe Biden met Angela Ruiz on Monday. Later, Ruiz spoke to reporters.",
+                "“The talks went well,” she said.",
+            ],
+            {"speaker_mention": "she", "speaker": "Angela Ruiz", "speaker_entity_id": "PERSON:angela-ruiz"},
+            id="pronoun_resolves_to_the_nearest_named_speaker",
+        ),
+        pytest.param(
+            ["President Joe Biden spoke on Sunday.", "“We will respond,” Biden said in a statement."],
+            {"speaker_mention": "Biden", "speaker": "Joe Biden"},
+            id="short_name_is_reported_with_the_canonical_name",
+        ),
+        pytest.param(
+            ["The hall was quiet.", "“Nobody expected this outcome at all.”"],
+            {"speaker": None},
+            id="quote_with_no_attribution_anywhere_has_no_speaker",
+        ),
+        pytest.param(
+            ["Rosa Kent wrote to her followers, “The vote is rigged,” and shared a link."],
+            {"text": "The vote is rigged,", "speaker": "Rosa Kent"},
+            id="quote_after_a_comma_stays_direct_when_the_sentence_goes_on",
+        ),
+        pytest.param(
+            ["Correspondent Lee Park reports:", "“The streets are quiet tonight.”"],
+            {"speaker": "Lee Park"},
+            id="attribution_ending_the_paragraph_before_with_a_colon",
+        ),
+        pytest.param(
+            ["“Taxes will go down for everyone next year.”", "- Maria Gonzalez."],
+            {"speaker": "Maria Gonzalez"},
+            id="dash_line_after_a_quote_names_its_speaker",
+        ),
+        pytest.param(
+            ["“Nobody reads the fine print,” Alan Reyes points out."],
+            {"speaker": "Alan Reyes"},
+            id="phrasal_speech_verb_attributes_a_quote",
+        ),
+    ],
+)
+def test_attribution_gives_the_one_direct_quote_its_speaker(
+    nlp: Language, paragraphs: list[str], expected: dict[str, object]
+) -> None:
+    """Each attribution pattern (see the case id) names the speaker of the one direct quote."""
+    quote = _only_direct_quote(nlp, *paragraphs)
+    assert {name: quote[name] for name in expected} == expected
 
 
 def test_verbs_beyond_said_attribute_quotes(nlp: Language) -> None:
@@ -158,43 +231,6 @@ def test_verbs_beyond_said_attribute_quotes(nlp: Language) -> None:
         ("Karen Miles", "insisted"),
         ("Omar Haddad", "tweeted"),
     ]
-
-
-def test_according_to_a_statement_names_the_office_as_speaker(nlp: Language) -> None:
-    body, quotes = _quotes(
-        nlp, "“A timetable will be set to end the mission,” according to a statement from Sudani’s office."
-    )
-    (quote,) = _direct(quotes)
-    assert _speaker_mention(body, quote) == "Sudani’s office"
-    assert quote.verb == "according to"
-
-
-def test_role_noun_is_a_speaker(nlp: Language) -> None:
-    body, quotes = _quotes(nlp, "“This is not a negotiation about withdrawal,” the senior official said.")
-    (quote,) = _direct(quotes)
-    assert _speaker_mention(body, quote) == "the senior official"
-    assert quote.speaker_entity_id is None
-
-
-def test_pronoun_resolves_to_the_nearest_named_speaker(nlp: Language) -> None:
-    body, quotes = _quotes(
-        nlp,
-        "Joe Biden met Angela Ruiz on Monday. Later, Ruiz spoke to reporters.",
-        "“The talks went well,” she said.",
-    )
-    (quote,) = _direct(quotes)
-    assert _speaker_mention(body, quote) == "she"
-    assert quote.speaker == "Angela Ruiz"
-    assert quote.speaker_entity_id == "PERSON:angela-ruiz"
-
-
-def test_short_name_is_reported_with_the_canonical_name(nlp: Language) -> None:
-    body, quotes = _quotes(
-        nlp, "President Joe Biden spoke on Sunday.", "“We will respond,” Biden said in a statement."
-    )
-    (quote,) = _direct(quotes)
-    assert _speaker_mention(body, quote) == "Biden"
-    assert quote.speaker == "Joe Biden"
 
 
 def test_quote_without_attribution_takes_the_previous_speaker_in_its_paragraph(nlp: Language) -> None:
@@ -206,43 +242,12 @@ def test_quote_without_attribution_takes_the_previous_speaker_in_its_paragraph(n
     assert speakers == ["Muhanad Seloom", "Muhanad Seloom"]
 
 
-def test_quote_with_no_attribution_anywhere_has_no_speaker(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "The hall was quiet.", "“Nobody expected this outcome at all.”")
-    (quote,) = _direct(quotes)
-    assert quote.speaker is None
-
-
-def test_quote_after_a_comma_stays_direct_when_the_sentence_goes_on(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "Rosa Kent wrote to her followers, “The vote is rigged,” and shared a link.")
-    (quote,) = _direct(quotes)
-    assert quote.text == "The vote is rigged,"
-    assert quote.speaker == "Rosa Kent"
-
-
 def test_short_quote_after_an_attributed_quote_continues_it(nlp: Language) -> None:
     _, quotes = _quotes(nlp, "“We are ready,” Dana Holt said. “Truly ready.”")
     assert [(q.text, q.speaker) for q in _direct(quotes)] == [
         ("We are ready,", "Dana Holt"),
         ("Truly ready.", "Dana Holt"),
     ]
-
-
-def test_attribution_ending_the_paragraph_before_with_a_colon(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "Correspondent Lee Park reports:", "“The streets are quiet tonight.”")
-    (quote,) = _direct(quotes)
-    assert quote.speaker == "Lee Park"
-
-
-def test_dash_line_after_a_quote_names_its_speaker(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "“Taxes will go down for everyone next year.”", "- Maria Gonzalez.")
-    (quote,) = _direct(quotes)
-    assert quote.speaker == "Maria Gonzalez"
-
-
-def test_phrasal_speech_verb_attributes_a_quote(nlp: Language) -> None:
-    _, quotes = _quotes(nlp, "“Nobody reads the fine print,” Alan Reyes points out.")
-    (quote,) = _direct(quotes)
-    assert quote.speaker == "Alan Reyes"
 
 
 # --- kinds --------------------------------------------------------------------------------------------
