@@ -44,15 +44,6 @@ def _copies(watch: Watch, inputs: list[Input], specials: set[str]) -> list[Input
     return out
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason=(
-        "known bug, not fixed yet: after the first worker leaves, the second one stops consuming one "
-        "partition of the internal nlp topic (committed 143 of 193 in the run of 2026-11-24) while the "
-        "others drain; the stall is inside Faust's take_events/rebalance path and needs a fix before this "
-        "test can run in CI (issue 6 stays open)"
-    ),
-)
 @pytest.mark.timeout(1_800)
 def test_a_worker_joins_and_the_first_leaves_mid_stream_without_loss_and_dedup_state_moves(
     new_deployment: Callable[..., Deployment], logs: Path

@@ -24,15 +24,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 ARTICLES = env_int("WIREPIPE_FAULT_KILL_N", 2_000)
 
 
-@pytest.mark.xfail(
-    run=False,
-    reason=(
-        "known bug, not fixed yet: in a clean-clone run of 2026-11-24 one of 2,000 articles "
-        "(urn:reuters21578:3642 v1) reached the internal nlp topic, its offset was committed, and no outcome "
-        "was ever published; the loss sits in Faust's fetch/ack path around the kill and rebalance "
-        "(issue 9 and 6 stay open). Run it by hand: pytest tests/faults/test_sigkill.py --runxfail"
-    ),
-)
 @pytest.mark.timeout(1_500)
 def test_sigkill_mid_stream_then_restart_leaves_one_outcome_per_input(
     new_deployment: Callable[..., Deployment], logs: Path

@@ -129,13 +129,6 @@ def wait_for_every_uri(
         time.sleep(2)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "known rare loss after a kill and rebalance (1 article in some runs; "
-        "see tests/faults/test_sigkill.py); runs every time and reports XPASS when nothing was lost"
-    ),
-)
 def test_every_input_has_an_outcome_after_sigkill_mid_stream(
     kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
