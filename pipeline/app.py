@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from aiohttp import web as aiohttp_web
 
 from pipeline import metrics
 from pipeline.errors import Stage, StageError
-from pipeline.faust_acks import WirepipeApp, events_to_settle, settle
+from pipeline.faust_acks import WirepipeApp, events_to_settle, settling
 from pipeline.kafka_config import faust_credentials, internal_topic
 from pipeline.logs import get_logger
 from pipeline.process import (
@@ -83,14 +84,21 @@ class Publisher:
         self._pending.append(await topic.send(key=key, value=value))
 
     async def delivered(self) -> None:
-        """Wait until everything sent for the current input is acknowledged by the broker.
-
-        Agents call this before moving to the next input (which acks the current one), so an offset
-        is never committed ahead of the outputs it produced, whatever Faust's commit timing.
-        """
+        """Wait until everything sent for the current input is acknowledged by the broker."""
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.gather(*pending)
+
+    @asynccontextmanager
+    async def settling(self, stream: Any, events: list[Any], agent: str) -> AsyncIterator[None]:
+        """Run an agent's work on some inputs; they are settled once the broker has acknowledged
+        every output, or released (and read again) if anything fails before that."""
+        async with settling(stream, events, agent):
+            try:
+                yield
+                await self.delivered()
+            finally:
+                self._pending = []
 
     async def outcome(self, record: EnrichedArticle, source: Source | None = None) -> None:
         # A late, lower version must not become the last value of the story's key on the compacted
@@ -244,24 +252,23 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
         async for event in events_to_settle(stream):
-            source = _source(event)
-            try:
-                step = ingest(source, versions, limits)
-            except StageError as exc:
-                await publisher.dead(dead_letter(exc, source))
-            except Exception as exc:  # a bug must become a dead letter, never a stopped partition
-                await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
-            else:
-                if isinstance(step, Envelope):
-                    await publisher.send(dedup_topic, INDEX_KEY, step.model_dump_json().encode())
+            async with publisher.settling(stream, [event], "ingest"):
+                source = _source(event)
+                try:
+                    step = ingest(source, versions, limits)
+                except StageError as exc:
+                    await publisher.dead(dead_letter(exc, source))
+                except Exception as exc:  # a bug must become a dead letter, never a stopped partition
+                    await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
                 else:
-                    await publisher.outcome(step, source)
-                    if is_retraction(step):
-                        # Through the dedup partition, so the retraction reaches the nlp step after
-                        # any earlier version of the story still on its way there.
-                        await publisher.send(dedup_topic, FORGET_KEY, step.id.encode())
-            await publisher.delivered()
-            await settle(stream, [event])
+                    if isinstance(step, Envelope):
+                        await publisher.send(dedup_topic, INDEX_KEY, step.model_dump_json().encode())
+                    else:
+                        await publisher.outcome(step, source)
+                        if is_retraction(step):
+                            # Through the dedup partition, so the retraction reaches the nlp step after
+                            # any earlier version of the story still on its way there.
+                            await publisher.send(dedup_topic, FORGET_KEY, step.id.encode())
             yield None
 
     @app.agent(dedup_topic, name="dedup")
@@ -269,73 +276,73 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
         last_sweep = 0.0
         async for event in events_to_settle(stream):
-            now = time.time()
-            if now - last_sweep > 60:  # expiry runs here: table writes belong to this partition's agent
-                expired = expire(dedup_index, now, retention_s=limits.retention_s)
-                last_sweep = now
-                if expired:
-                    log.info("dedup.expired", articles=expired)
-            if event.message.key == FORGET_KEY:
-                uri = event.value.decode()
-                forget(dedup_index, uri)
-                await publisher.send(nlp_topic, event.value, orjson.dumps({"retract": uri}))
-                await publisher.delivered()
-                await settle(stream, [event])
-                yield None
-                continue
-            try:
-                envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_index, limits)
-            except Exception as exc:
-                await publisher.dead(dead_letter(internal_error(exc, Stage.DEDUP), _source(event)))
-            else:
-                if is_duplicate(envelope):
-                    await publisher.outcome(article_outcome(envelope), envelope.source())
+            async with publisher.settling(stream, [event], "dedup"):
+                now = time.time()
+                if now - last_sweep > 60:  # expiry runs here: table writes belong to this partition's agent
+                    expired = expire(dedup_index, now, retention_s=limits.retention_s)
+                    last_sweep = now
+                    if expired:
+                        log.info("dedup.expired", articles=expired)
+                if event.message.key == FORGET_KEY:
+                    uri = event.value.decode()
+                    forget(dedup_index, uri)
+                    await publisher.send(nlp_topic, event.value, orjson.dumps({"retract": uri}))
                 else:
-                    await publisher.send(
-                        nlp_topic, envelope.article.uri.encode(), envelope.model_dump_json().encode()
-                    )
-            await publisher.delivered()
-            await settle(stream, [event])
+                    await _check_duplicate(publisher, event)
             yield None
+
+    async def _check_duplicate(publisher: Publisher, event: Any) -> None:
+        try:
+            envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_index, limits)
+        except Exception as exc:
+            await publisher.dead(dead_letter(internal_error(exc, Stage.DEDUP), _source(event)))
+            return
+        if is_duplicate(envelope):
+            await publisher.outcome(article_outcome(envelope), envelope.source())
+        else:
+            value = envelope.model_dump_json().encode()
+            await publisher.send(nlp_topic, envelope.article.uri.encode(), value)
 
     @app.agent(nlp_topic, name="nlp")
     async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
-        loop = asyncio.get_running_loop()
         async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
             settings.batch_size, within=settings.batch_timeout_s
         ):
-            envelopes: list[Envelope] = []
-            for event in events:
-                try:
-                    data = orjson.loads(event.value)
-                    if isinstance(data, dict) and "retract" in data:
-                        # In order behind any earlier version of the story: pass it on to the quote index.
-                        await publisher.send(quote_index_topic, event.message.key, event.value)
-                    else:
-                        envelopes.append(Envelope.model_validate(data))
-                except Exception as exc:
-                    await publisher.dead(dead_letter(internal_error(exc, Stage.ENTITIES), _source(event)))
-            metrics.BATCH_SIZE.observe(len(envelopes))
-            try:
-                # spaCy is CPU-bound: run it off the event loop so heartbeats and commits go on.
-                outcomes = await loop.run_in_executor(None, finish, envelopes, get_enricher())
-            except Exception as exc:
-                outcomes = [
-                    dead_letter(internal_error(exc, Stage.ENTITIES), e.source(), e.article.uri)
-                    for e in envelopes
-                ]
-            for envelope, outcome in zip(envelopes, outcomes, strict=True):
-                if isinstance(outcome, DeadLetter):
-                    await publisher.dead(outcome)
-                    continue
-                await publisher.outcome(outcome, envelope.source())
-                keys = [speaker_key(outcome, i) for i in range(len(outcome.quotes))]
-                entry = {"uri": outcome.id, "version": outcome.version, "keys": keys}
-                await publisher.send(quote_index_topic, outcome.id.encode(), orjson.dumps(entry))
-            await publisher.delivered()
-            await settle(stream, events)
+            async with publisher.settling(stream, events, "nlp"):
+                await _enrich_batch(publisher, events)
             yield None
+
+    async def _enrich_batch(publisher: Publisher, events: list[Any]) -> None:
+        envelopes: list[Envelope] = []
+        for event in events:
+            try:
+                data = orjson.loads(event.value)
+                if isinstance(data, dict) and "retract" in data:
+                    # In order behind any earlier version of the story: pass it on to the quote index.
+                    await publisher.send(quote_index_topic, event.message.key, event.value)
+                else:
+                    envelopes.append(Envelope.model_validate(data))
+            except Exception as exc:
+                await publisher.dead(dead_letter(internal_error(exc, Stage.ENTITIES), _source(event)))
+        metrics.BATCH_SIZE.observe(len(envelopes))
+        try:
+            # spaCy is CPU-bound: run it off the event loop so heartbeats and commits go on.
+            outcomes = await asyncio.get_running_loop().run_in_executor(
+                None, finish, envelopes, get_enricher()
+            )
+        except Exception as exc:
+            outcomes = [
+                dead_letter(internal_error(exc, Stage.ENTITIES), e.source(), e.article.uri) for e in envelopes
+            ]
+        for envelope, outcome in zip(envelopes, outcomes, strict=True):
+            if isinstance(outcome, DeadLetter):
+                await publisher.dead(outcome)
+                continue
+            await publisher.outcome(outcome, envelope.source())
+            keys = [speaker_key(outcome, i) for i in range(len(outcome.quotes))]
+            entry = {"uri": outcome.id, "version": outcome.version, "keys": keys}
+            await publisher.send(quote_index_topic, outcome.id.encode(), orjson.dumps(entry))
 
     @app.agent(quote_index_topic, name="quote-index")
     async def quote_index_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -344,24 +351,25 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         the event's partition (Faust cannot place table writes made from a batch)."""
         publisher = Publisher(**output_topics)
         async for event in events_to_settle(stream):
-            try:
-                data = orjson.loads(event.value)
-                uri = data.get("retract") or data["uri"]
-                previous = quote_speakers.get(uri)
-                if "retract" in data:
-                    await publisher.retract_quotes(uri, previous)
-                    if previous is not None:
-                        del quote_speakers[uri]
-                else:
-                    if previous and previous["version"] < data["version"]:
-                        await publisher.retract_quotes(uri, previous, keep=len(data["keys"]))
-                    quote_speakers[uri] = {"version": data["version"], "keys": data["keys"]}
-            except Exception as exc:  # bookkeeping only: the outcome is already out; never stop here
-                log.error(
-                    "quotes.index_failed", error=f"{type(exc).__name__}: {exc}", offset=event.message.offset
-                )
-            await publisher.delivered()
-            await settle(stream, [event])
+            async with publisher.settling(stream, [event], "quote-index"):
+                try:
+                    data = orjson.loads(event.value)
+                    uri = data.get("retract") or data["uri"]
+                    previous = quote_speakers.get(uri)
+                    if "retract" in data:
+                        await publisher.retract_quotes(uri, previous)
+                        if previous is not None:
+                            del quote_speakers[uri]
+                    else:
+                        if previous and previous["version"] < data["version"]:
+                            await publisher.retract_quotes(uri, previous, keep=len(data["keys"]))
+                        quote_speakers[uri] = {"version": data["version"], "keys": data["keys"]}
+                except Exception as exc:  # bookkeeping only: the outcome is already out; never stop here
+                    log.error(
+                        "quotes.index_failed",
+                        error=f"{type(exc).__name__}: {exc}",
+                        offset=event.message.offset,
+                    )
             yield None
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]

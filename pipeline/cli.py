@@ -140,8 +140,9 @@ def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer  # noqa: PLC0415
 
-    from pipeline.kafka_config import kafka_python_options  # noqa: PLC0415
+    from pipeline.kafka_config import check_credentials, kafka_python_options  # noqa: PLC0415
 
+    check_credentials(settings)
     topic = {
         "raw": settings.topic_raw,
         "enriched": settings.topic_enriched,

@@ -11,8 +11,9 @@ came out.
 
 So the agents *settle* a message (``settle``) once its outputs are acknowledged by the broker, and
 this consumer counts only settled messages. Any other ack is refused and remembered; the commit of
-that partition stops below the refused offset, and the partition is read again from there. A refused
-ack costs a re-delivery, which the keyed, idempotent outcomes absorb. Never a loss.
+that partition stops below the refused offset, and the partition is read again from there (a seek,
+guarded so that Faust's fetch loop cannot undo it). A refused ack costs a re-delivery, which the keyed,
+idempotent outcomes absorb. Never a loss.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
 from typing import Any
 from weakref import WeakSet
 
@@ -32,14 +34,40 @@ from pipeline.logs import get_logger
 log = get_logger("wirepipe.consumer")
 
 
+class _ReadOffsets(defaultdict[TP, int | None]):
+    """Faust's last-read offset per partition, which a seek back can hold down.
+
+    Faust's fetch loop records each message it hands on as read, and drops fetched messages below
+    that mark. A seek made while it is still handing on an earlier fetch would be undone by those
+    later messages; so after ``rewind(tp, offset)`` marks above ``offset`` are ignored until the
+    message at ``offset`` itself comes round again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(lambda: None)
+        self.rewinding: dict[TP, int] = {}
+
+    def rewind(self, tp: TP, offset: int) -> None:
+        self.rewinding[tp] = offset
+        super().__setitem__(tp, offset)
+
+    def __setitem__(self, tp: TP, offset: int | None) -> None:
+        floor = self.rewinding.get(tp)
+        if floor is not None and offset is not None and offset > floor:
+            return
+        self.rewinding.pop(tp, None)
+        super().__setitem__(tp, offset)
+
+
 class SafeAckConsumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer that acks only messages settled by an agent."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._read_offset = _ReadOffsets()
         self.settled: WeakSet[Message] = WeakSet()
         self.refused: defaultdict[TP, set[int]] = defaultdict(set)
-        self._seeks: set[asyncio.Future[None]] = set()
+        self._seeks: dict[TP, asyncio.Future[None]] = {}
 
     def ack(self, message: Message) -> bool:
         tp, offset = message.tp, message.offset
@@ -50,10 +78,11 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         if offset not in self.refused[tp]:
             self.refused[tp].add(offset)
             log.warning("consumer.ack_refused", topic=tp.topic, partition=tp.partition, offset=offset)
-            if not self.app.rebalancing:  # a rebalance seeks every partition back to its commit anyway
+            # A rebalance seeks every partition back to its commit anyway; one seek per batch is enough.
+            if not self.app.rebalancing and tp not in self._seeks:
                 seek = asyncio.ensure_future(self._read_again(tp))
-                self._seeks.add(seek)
-                seek.add_done_callback(self._seeks.discard)
+                self._seeks[tp] = seek
+                seek.add_done_callback(lambda _: self._seeks.pop(tp, None))
         return False
 
     async def _read_again(self, tp: TP) -> None:
@@ -62,7 +91,10 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         if not refused:
             return
         try:
-            await self.seek(tp, min(refused))
+            offset = min(refused)
+            await self._seek(tp, offset)
+            self._read_offset.rewind(tp, offset)  # type: ignore[attr-defined]
+            log.info("consumer.read_again", topic=tp.topic, partition=tp.partition, offset=offset)
         except Exception as exc:  # the next rebalance or restart reads it again from the commit
             log.warning("consumer.seek_failed", topic=tp.topic, partition=tp.partition, error=repr(exc))
 
@@ -107,3 +139,31 @@ async def settle(stream: StreamT[Any], events: Iterable[EventT[Any]]) -> None:
     for event in events:
         settled.add(event.message)
         await stream.ack(event)
+
+
+async def release(stream: StreamT[Any], events: Iterable[EventT[Any]]) -> None:
+    """Ack events without settling them: the consumer refuses, holds the commit and reads them again."""
+    for event in events:
+        await stream.ack(event)
+
+
+@asynccontextmanager
+async def settling(stream: StreamT[Any], events: list[EventT[Any]], agent: str) -> AsyncIterator[None]:
+    """Run an agent's work on some inputs: settle them if it finishes, release them if it raises.
+
+    The exception is logged and goes no further. An agent must never raise: Faust restarts a crashed
+    agent and silently drops what its stream had buffered (and, in ``take_events``, keeps a stray
+    reader of the stream that acks what it takes).
+    """
+    try:
+        yield
+    except Exception as exc:
+        log.error(
+            "agent.inputs_released",
+            agent=agent,
+            error=f"{type(exc).__name__}: {exc}",
+            offsets=[(e.message.topic, e.message.partition, e.message.offset) for e in events][:20],
+        )
+        await release(stream, events)
+    else:
+        await settle(stream, events)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ssl
 import time
@@ -45,6 +46,66 @@ def faust_credentials(settings: Settings) -> Any:
     return None
 
 
+def _probe_one(settings: Settings, host: str, port: int, timeout_s: float) -> Exception | None:
+    """One SASL connection to one broker: the authentication error it raised, or None (also when the
+    broker could not be reached: that is the clients' to wait for, not the probe's)."""
+    from aiokafka import errors  # noqa: PLC0415 - only processes that talk to Kafka pay for the import
+    from aiokafka.conn import create_conn  # noqa: PLC0415
+
+    refused: tuple[type[Exception], ...] = (
+        errors.SaslAuthenticationFailed,
+        errors.AuthenticationFailedError,
+        errors.AuthenticationMethodNotSupported,
+        errors.UnsupportedSaslMechanismError,
+        errors.IllegalSaslStateError,
+    )
+    tls = settings.security_protocol.endswith("SSL")
+
+    async def connect() -> Exception | None:
+        try:
+            conn = await create_conn(
+                host,
+                port,
+                client_id="wirepipe-auth-probe",
+                request_timeout_ms=int(timeout_s * 1000),
+                ssl_context=ssl.create_default_context(cafile=settings.ssl_cafile) if tls else None,
+                security_protocol=settings.security_protocol,
+                sasl_mechanism=settings.sasl_mechanism,
+                sasl_plain_username=settings.sasl_username,
+                sasl_plain_password=(
+                    settings.sasl_password.get_secret_value() if settings.sasl_password else None
+                ),
+            )
+        except refused as exc:
+            return exc
+        except Exception:  # unreachable, slow or closed: the real clients retry within their timeout
+            return None
+        conn.close()
+        return None
+
+    return asyncio.run(connect())
+
+
+def check_credentials(settings: Settings, timeout_s: float = 5.0) -> None:
+    """Fail at once when a broker refuses the SASL credentials.
+
+    kafka-python 3.0 retries a refused authentication like an unreachable broker until its 30 s
+    ``bootstrap_timeout_ms``, then reports only "Unable to bootstrap". One aiokafka connection to the first
+    broker that answers shows the broker's own reason in well under a second. Reachability is left to the
+    clients: a broker that is down or slow to start still gets their full timeout.
+    """
+    if not settings.sasl_mechanism:
+        return
+    from kafka.errors import SaslAuthenticationFailedError  # noqa: PLC0415
+
+    for server in settings.kafka_bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        refused = _probe_one(settings, host.strip("[]"), int(port), timeout_s)
+        if refused is not None:
+            reason = str(refused).split(": ", 1)[-1]  # aiokafka repeats the class name in its message
+            raise SaslAuthenticationFailedError(f"{reason} (user {settings.sasl_username!r} at {server})")
+
+
 def internal_topic(settings: Settings, step: str) -> str:
     """Name of an internal topic between the worker's steps (``<app id>.dedup``, ``<app id>.nlp``)."""
     return f"{settings.app_id}.{step}"
@@ -72,6 +133,7 @@ def ensure_topics(settings: Settings) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic  # noqa: PLC0415
     from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
 
+    check_credentials(settings)  # the first client of `worker`, `produce` and `topics`: fail fast if refused
     admin = KafkaAdminClient(**kafka_python_options(settings), client_id="wirepipe-admin")
     try:
         existing = set(admin.list_topics())

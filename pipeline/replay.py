@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.kafka_config import kafka_python_options
+from pipeline.kafka_config import check_credentials, kafka_python_options
 from pipeline.logs import get_logger
 from pipeline.settings import Settings
 from schemas.records import DeadLetter
@@ -108,6 +108,7 @@ def replay(
     """Re-send the selected dead letters' original messages (value and key) to the raw topic."""
     from kafka import KafkaProducer  # noqa: PLC0415
 
+    check_credentials(settings)
     source = settings.topic_deadletter
     report = ReplayReport(target=target_topic or settings.topic_raw, dry_run=dry_run)
     producer = (

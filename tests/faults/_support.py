@@ -48,15 +48,51 @@ class Input:
     offset: int = -1
 
 
+def _html(article: dict[str, Any]) -> bool:
+    return bool(article.get("body_html"))
+
+
 def _body(article: dict[str, Any]) -> str:
-    return str(article.get("body_text") or "")
+    return str(article.get("body_html") or article.get("body_text") or "")
+
+
+def _partners(base: list[dict[str, Any]], width: int = 40) -> dict[str, list[dict[str, Any]]]:
+    """For each corpus uri, articles to join it with: the same body kind (html or text), distinct bodies,
+    and the next longer ones. A body joined with a much shorter one stays a near-duplicate of itself (word
+    shingle Jaccard >= 0.8), and if b could be joined to a as well as a to b, the two would be copies."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for html in (True, False):
+        bodies = {_body(a): a for a in base if _html(a) == html}  # one article per distinct body
+        pool = sorted(bodies.values(), key=lambda a: (len(_body(a)), a["uri"]))
+        rank = {_body(b): k for k, b in enumerate(pool)}
+        for a in base:
+            if _html(a) != html:
+                continue
+            k = rank[_body(a)]
+            longer = pool[k + 1 : k + 1 + width]
+            # the longest bodies have fewer longer ones: top up with shorter ones
+            out[a["uri"]] = longer + pool[max(0, k - width + len(longer)) : k]
+    return out
+
+
+def _extended(article: dict[str, Any], other: dict[str, Any], note: str = "") -> dict[str, Any]:
+    """``article`` with ``other``'s body appended to the field the pipeline reads: ``body_html`` wins over
+    ``body_text``, so appending to ``body_text`` of an html article would change nothing it processes."""
+    if _html(article):
+        lead = f"<p>{note}</p>\n" if note else ""
+        return {**article, "body_html": f"{article['body_html']}\n{lead}{other['body_html']}"}
+    lead = f"{note}\n\n" if note else ""
+    return {**article, "body_text": f"{article['body_text']}\n\n{lead}{other['body_text']}"}
 
 
 def article_stream(n: int, *, specials: bool = True) -> list[Input]:
-    """``n`` messages with distinct (key, version): corpus articles (version 1), then synthetic ones
-    (two corpus bodies joined, so not near-duplicates of either), and with ``specials`` about 4% each of
-    updates (v2, new body), withdrawals (v3 canceled) and late stale re-sends of v1 after a v2."""
+    """``n`` messages with distinct (key, version): corpus articles (version 1), then synthetic ones past
+    the corpus (each corpus body joined with a different partner body in every round, in the field the
+    pipeline reads), and with ``specials`` about 4% each of updates (v2, a partner body appended),
+    withdrawals (v3 canceled) and late stale re-sends of v1 after a v2. Measured offline at 10,000: 8,683 of
+    the 8,800 new articles are unique; the rest are (near-)copies because the corpus holds some itself."""
     base = corpus()
+    partners = _partners(base)
     n_special = n // 25 if specials else 0
     n_plain = n - 3 * n_special
     out: list[Input] = []
@@ -64,14 +100,15 @@ def article_stream(n: int, *, specials: bool = True) -> list[Input]:
         a = base[i % len(base)]
         if i >= len(base):
             rnd = i // len(base)
-            b = base[(i * 7 + rnd * 13) % len(base)]
-            a = {**a, "uri": f"{a['uri']}#r{rnd}", "body_text": _body(a) + "\n\n" + _body(b)}
+            near = partners[a["uri"]]
+            b = near[(i % len(base) + rnd - 1) % len(near)]  # a different partner in every round
+            a = {**_extended(a, b), "uri": f"{a['uri']}#r{rnd}"}
         out.append(Input(json.dumps(a).encode(), a["uri"], int(a.get("version", 1)), a["uri"], "new"))
     firsts = out[: max(1, n_special)]
     for j, first in enumerate(firsts[:n_special]):
         a = json.loads(first.value)
-        extra = _body(base[(j * 11 + 5) % len(base)])
-        v2 = {**a, "version": 2, "body_text": _body(a) + "\n\nCorrection: " + extra}
+        near = partners[a["uri"].split("#")[0]]
+        v2 = {**_extended(a, near[(j * 11 + 5) % len(near)], note="Correction:"), "version": 2}
         out.append(Input(json.dumps(v2).encode(), a["uri"], 2, a["uri"], "update"))
     for first in firsts[:n_special]:
         out.append(Input(first.value, first.uri, 1, f"{first.uri}@stale-v1", "stale"))

@@ -100,4 +100,5 @@ def test_hostile_messages_become_coded_dead_letters_without_slowing_good_ones_mu
     assert not wrong_class, wrong_class
     assert sum(ledger.codes.values()) == HOSTILE, ledger.codes  # the good articles give no dead letters
     assert sum(ledger.kinds.values()) == GOOD, ledger.kinds
-    assert mixed_rate >= 0.5 * clean_rate, (mixed_rate, clean_rate)
+    # The bar: good articles keep 80% of their clean-run throughput with hostile ones mixed in.
+    assert mixed_rate >= 0.8 * clean_rate, (mixed_rate, clean_rate)

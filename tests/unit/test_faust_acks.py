@@ -57,3 +57,14 @@ def test_an_unsettled_message_in_the_middle_stops_the_commit_below_it(consumer: 
     assert consumer._new_offset(TOPIC) == 12
     consumer._committed_offset[TOPIC] = 12
     assert consumer._new_offset(TOPIC) is None
+
+
+def test_a_seek_back_is_not_undone_by_messages_of_an_earlier_fetch(consumer: SafeAckConsumer) -> None:
+    offsets = consumer._read_offset
+    offsets[TOPIC] = 20
+    offsets.rewind(TOPIC, 8)  # type: ignore[attr-defined]
+    offsets[TOPIC] = 21  # Faust's fetch loop still handing on what it fetched before the seek
+    assert offsets[TOPIC] == 8
+    offsets[TOPIC] = 8  # the re-read reached the refused message: normal bookkeeping resumes
+    offsets[TOPIC] = 9
+    assert offsets[TOPIC] == 9
