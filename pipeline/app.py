@@ -25,7 +25,8 @@ from aiohttp import web as aiohttp_web
 from pipeline import metrics
 from pipeline.errors import Stage, StageError
 from pipeline.faust_acks import WirepipeApp, events_to_settle, settling
-from pipeline.kafka_config import faust_credentials, internal_topic
+from pipeline.faust_topic import Topic
+from pipeline.kafka_config import faust_credentials, internal_topic, table_partitions
 from pipeline.logs import get_logger
 from pipeline.process import (
     Enricher,
@@ -195,6 +196,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         settings.app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
+        Topic=Topic,  # sends skip Faust's per-message producer start-up guard (pipeline/faust_topic.py)
         store="memory://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
@@ -236,11 +238,11 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         "quotes": app.topic(settings.topic_quotes),
         "deadletter": app.topic(settings.topic_deadletter),
     }
-    versions = app.Table("versions", default=None, partitions=settings.partitions)
-    dedup_index = app.Table("dedup-index", default=None, partitions=1)
+    tables = table_partitions(settings)  # created with their changelogs by ensure_topics
+    versions = app.Table("versions", default=None, partitions=tables["versions"])
+    dedup_index = app.Table("dedup-index", default=None, partitions=tables["dedup-index"])
     # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
-    # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
-    quote_speakers = app.Table("quote-speakers", default=None, partitions=settings.partitions)
+    quote_speakers = app.Table("quote-speakers", default=None, partitions=tables["quote-speakers"])
 
     def get_enricher() -> Enricher:
         if state["enricher"] is None:

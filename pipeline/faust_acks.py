@@ -75,15 +75,22 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             self.refused[tp].discard(offset)
             return bool(super().ack(message))
         self._unacked_messages.discard(message)  # nothing to wait for: it is read again
-        if offset not in self.refused[tp]:
-            self.refused[tp].add(offset)
-            log.warning("consumer.ack_refused", topic=tp.topic, partition=tp.partition, offset=offset)
-            # A rebalance seeks every partition back to its commit anyway; one seek per batch is enough.
-            if not self.app.rebalancing and tp not in self._seeks:
-                seek = asyncio.ensure_future(self._read_again(tp))
-                self._seeks[tp] = seek
-                seek.add_done_callback(lambda _: self._seeks.pop(tp, None))
+        self._refuse(tp, offset, "ack of an unsettled message")
         return False
+
+    def _refuse(self, tp: TP, offset: int, reason: str) -> None:
+        """Hold the partition's commit below ``offset`` and read the partition again from there."""
+        if offset in self.refused[tp]:
+            return
+        self.refused[tp].add(offset)
+        log.warning(
+            "consumer.ack_refused", topic=tp.topic, partition=tp.partition, offset=offset, reason=reason
+        )
+        # A rebalance seeks every partition back to its commit anyway; one seek per batch is enough.
+        if not self.app.rebalancing and tp not in self._seeks:
+            seek = asyncio.ensure_future(self._read_again(tp))
+            self._seeks[tp] = seek
+            seek.add_done_callback(lambda _: self._seeks.pop(tp, None))
 
     async def _read_again(self, tp: TP) -> None:
         """Seek a partition back to its lowest refused offset, so the message is processed again."""
@@ -99,13 +106,20 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             log.warning("consumer.seek_failed", topic=tp.topic, partition=tp.partition, error=repr(exc))
 
     def _new_offset(self, tp: TP) -> int | None:
-        refused = self.refused.get(tp)
-        if refused:
-            committed = self._committed_offset[tp]
-            refused.difference_update({o for o in refused if committed is not None and o < committed})
-            acked = self._acked[tp]
-            if refused and acked and min(refused) < min(acked):
-                return None  # the head of the partition was not processed: commit nothing past it
+        committed = self._committed_offset[tp]
+        acked = self._acked[tp]
+        refused = self.refused[tp]
+        if committed is not None:
+            refused.difference_update({o for o in refused if o < committed})
+            # Agents settle a partition's messages in order, so a settled offset above the commit
+            # with the committed one unsettled means that message was refused, or lost on its way
+            # to the agent (Faust can drop a fetched message without a trace). Faust would commit
+            # past it. Offsets Faust knows do not exist (its gap tree) are not waited for.
+            if acked and min(acked) > committed and not self._gap[tp].overlaps(committed + 1):
+                self._refuse(tp, committed, "the next message to commit was never settled")
+                return None
+        if refused and acked and min(refused) < min(acked):
+            return None  # the head of the partition was not processed: commit nothing past it
         offset: int | None = super()._new_offset(tp)
         return offset
 

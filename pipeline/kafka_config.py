@@ -106,6 +106,16 @@ def check_credentials(settings: Settings, timeout_s: float = 5.0) -> None:
             raise SaslAuthenticationFailedError(f"{reason} (user {settings.sasl_username!r} at {server})")
 
 
+def table_partitions(settings: Settings) -> dict[str, int]:
+    """The worker's Faust tables and their partition counts (the one place both are written down)."""
+    return {"versions": settings.partitions, "dedup-index": 1, "quote-speakers": settings.partitions}
+
+
+def changelog_topic(settings: Settings, table: str) -> str:
+    """Faust's name for a table's changelog topic."""
+    return f"{settings.app_id}-{table}-changelog"
+
+
 def internal_topic(settings: Settings, step: str) -> str:
     """Name of an internal topic between the worker's steps (``<app id>.dedup``, ``<app id>.nlp``)."""
     return f"{settings.app_id}.{step}"
@@ -150,6 +160,12 @@ def ensure_topics(settings: Settings) -> list[str]:
             internal_topic(settings, "dedup"): (1, size),
             internal_topic(settings, "nlp"): (settings.partitions, size),
             internal_topic(settings, "quote-index"): (settings.partitions, {}),
+            # And the tables' changelogs: created by Faust at start, they were sometimes not yet in the
+            # metadata when its recovery looked, which failed every article with PartitionsMismatch.
+            **{
+                changelog_topic(settings, table): (partitions, {"cleanup.policy": "compact"})
+                for table, partitions in table_partitions(settings).items()
+            },
         }
         new = [
             NewTopic(

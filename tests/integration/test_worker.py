@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kafka import KafkaConsumer
 
 from tests.brokers import consume_all
 from tests.workers import Deployment, Worker
@@ -47,6 +48,29 @@ def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> 
         yield w
     finally:
         w.stop()
+
+
+def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partition_count(
+    kafka_bootstrap: str,
+) -> None:
+    fresh = Deployment(bootstrap=kafka_bootstrap, partitions=3)
+    fresh.wirepipe("topics")
+    app = f"wirepipe-test-{fresh.run_id}"
+    expected = {
+        **dict.fromkeys(fresh.topics.values(), 3),
+        f"{app}.dedup": 1,
+        f"{app}.nlp": 3,
+        f"{app}.quote-index": 3,
+        f"{app}-versions-changelog": 3,
+        f"{app}-dedup-index-changelog": 1,
+        f"{app}-quote-speakers-changelog": 3,
+    }
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    try:
+        found = {topic: len(consumer.partitions_for_topic(topic) or ()) for topic in expected}
+    finally:
+        consumer.close()
+    assert found == expected
 
 
 def produce(deployment: Deployment, values: list[bytes]) -> None:

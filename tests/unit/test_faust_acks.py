@@ -48,6 +48,15 @@ def test_an_unsettled_head_message_holds_the_commit_until_it_is_settled(consumer
     assert consumer._new_offset(TOPIC) == 15
 
 
+def test_a_head_message_that_never_reached_the_agent_holds_the_commit(consumer: SafeAckConsumer) -> None:
+    for offset in range(11, 15):  # offset 10 was lost on its way to the agent: nobody acked it
+        m = message(offset)
+        consumer.settled.add(m)
+        consumer.ack(m)
+    assert consumer._new_offset(TOPIC) is None
+    assert consumer.refused[TOPIC] == {10}  # and the partition is read again from it
+
+
 def test_an_unsettled_message_in_the_middle_stops_the_commit_below_it(consumer: SafeAckConsumer) -> None:
     for offset in (10, 11, 13):
         m = message(offset)
