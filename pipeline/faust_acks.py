@@ -19,6 +19,7 @@ idempotent outcomes absorb. Never a loss.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -32,6 +33,10 @@ from faust.types import TP, EventT, Message, StreamT
 from pipeline.logs import get_logger
 
 log = get_logger("wirepipe.consumer")
+
+
+MAX_READ_AGAIN = 5  # reads of a partition from a message that never comes back, before passing over it
+READ_AGAIN_S = 30.0  # the least time between two reads of a partition from the same message
 
 
 class _ReadOffsets(defaultdict[TP, int | None]):
@@ -68,11 +73,14 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         self.settled: WeakSet[Message] = WeakSet()
         self.refused: defaultdict[TP, set[int]] = defaultdict(set)
         self._seeks: dict[TP, asyncio.Future[None]] = {}
+        self._tries: dict[tuple[TP, int], int] = {}
+        self._last_seek: dict[TP, float] = {}
 
     def ack(self, message: Message) -> bool:
         tp, offset = message.tp, message.offset
         if message in self.settled:
             self.refused[tp].discard(offset)
+            self._tries.pop((tp, offset), None)
             return bool(super().ack(message))
         self._unacked_messages.discard(message)  # nothing to wait for: it is read again
         self._refuse(tp, offset, "ack of an unsettled message")
@@ -80,17 +88,20 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
 
     def _refuse(self, tp: TP, offset: int, reason: str) -> None:
         """Hold the partition's commit below ``offset`` and read the partition again from there."""
-        if offset in self.refused[tp]:
+        if offset not in self.refused[tp]:
+            self.refused[tp].add(offset)
+            log.warning(
+                "consumer.ack_refused", topic=tp.topic, partition=tp.partition, offset=offset, reason=reason
+            )
+        # A rebalance seeks every partition back to its commit anyway. Otherwise one seek at a time,
+        # and a new one only when the last had time to bring the message back to an agent.
+        now = time.monotonic()
+        if self.app.rebalancing or tp in self._seeks or now - self._last_seek.get(tp, -1e9) < READ_AGAIN_S:
             return
-        self.refused[tp].add(offset)
-        log.warning(
-            "consumer.ack_refused", topic=tp.topic, partition=tp.partition, offset=offset, reason=reason
-        )
-        # A rebalance seeks every partition back to its commit anyway; one seek per batch is enough.
-        if not self.app.rebalancing and tp not in self._seeks:
-            seek = asyncio.ensure_future(self._read_again(tp))
-            self._seeks[tp] = seek
-            seek.add_done_callback(lambda _: self._seeks.pop(tp, None))
+        self._last_seek[tp] = now
+        seek = asyncio.ensure_future(self._read_again(tp))
+        self._seeks[tp] = seek
+        seek.add_done_callback(lambda _: self._seeks.pop(tp, None))
 
     async def _read_again(self, tp: TP) -> None:
         """Seek a partition back to its lowest refused offset, so the message is processed again."""
@@ -99,11 +110,35 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             return
         try:
             offset = min(refused)
+            earliest = (await self.earliest_offsets(tp)).get(tp)
+            tries = self._tries[(tp, offset)] = self._tries.get((tp, offset), 0) + 1
+            if (earliest is not None and offset < earliest) or tries > MAX_READ_AGAIN:
+                self._pass_over(tp, offset, earliest if earliest is not None and offset < earliest else None)
+                return
             await self._seek(tp, offset)
             self._read_offset.rewind(tp, offset)  # type: ignore[attr-defined]
-            log.info("consumer.read_again", topic=tp.topic, partition=tp.partition, offset=offset)
+            log.info(
+                "consumer.read_again", topic=tp.topic, partition=tp.partition, offset=offset, tries=tries
+            )
         except Exception as exc:  # the next rebalance or restart reads it again from the commit
             log.warning("consumer.seek_failed", topic=tp.topic, partition=tp.partition, error=repr(exc))
+
+    def _pass_over(self, tp: TP, offset: int, earliest: int | None) -> None:
+        """Stop waiting for a message that does not come back: deleted by retention (the log now starts
+        at ``earliest``), or a position no message occupies (a transaction marker) after several reads."""
+        resume = earliest if earliest is not None else offset + 1
+        self.refused[tp] = {o for o in self.refused[tp] if o >= resume}
+        self._committed_offset[tp] = resume
+        log.error(
+            "consumer.offset_passed_over",
+            topic=tp.topic,
+            partition=tp.partition,
+            offset=offset,
+            resume_at=resume,
+            reason="below the log start"
+            if earliest is not None
+            else f"not read back in {MAX_READ_AGAIN} tries",
+        )
 
     def _new_offset(self, tp: TP) -> int | None:
         committed = self._committed_offset[tp]
@@ -113,9 +148,9 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             refused.difference_update({o for o in refused if o < committed})
             # Agents settle a partition's messages in order, so a settled offset above the commit
             # with the committed one unsettled means that message was refused, or lost on its way
-            # to the agent (Faust can drop a fetched message without a trace). Faust would commit
-            # past it. Offsets Faust knows do not exist (its gap tree) are not waited for.
-            if acked and min(acked) > committed and not self._gap[tp].overlaps(committed + 1):
+            # to the agent (Faust can drop a fetched message without a trace, and then counts its
+            # offset as a gap that does not exist). Faust would commit past it.
+            if acked and min(acked) > committed:
                 self._refuse(tp, committed, "the next message to commit was never settled")
                 return None
         if refused and acked and min(refused) < min(acked):
