@@ -35,8 +35,11 @@ from pipeline.logs import get_logger
 log = get_logger("wirepipe.consumer")
 
 
-MAX_READ_AGAIN = 5  # reads of a partition from a message that never comes back, before passing over it
-READ_AGAIN_S = 30.0  # the least time between two reads of a partition from the same message
+# A message read again can sit behind a full stream buffer (thousands of articles) before an agent
+# settles it, so re-reads are spaced out and given up on only after half an hour. A position no message
+# occupies (a transaction marker, if raw producers use transactions) costs that half hour once.
+READ_AGAIN_S = 60.0  # the least time between two reads of a partition from the same message
+MAX_READ_AGAIN = 30  # reads from a message that never comes back, before passing over it
 
 
 class _ReadOffsets(defaultdict[TP, int | None]):
