@@ -93,12 +93,15 @@ def _cleanup(runtime: _Runtime) -> None:
         runtime.temp_dir = None
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+def free_port(*, besides: tuple[int | None, ...] = ()) -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and not one of ``besides``
+    (the kernel can hand the same free port out twice in a row)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in besides:
+            return port
 
 
 def new_cluster_id() -> str:
@@ -367,9 +370,9 @@ class LocalBroker:
             if self._port is None:
                 self._port = self._fixed_port or free_port()
             if self._controller_port is None:
-                self._controller_port = free_port()
+                self._controller_port = free_port(besides=(self._port,))
             if self.scram_users and self._sasl_port is None:
-                self._sasl_port = free_port()
+                self._sasl_port = free_port(besides=(self._port, self._controller_port))
             self.format()
             try:
                 self._launch()
