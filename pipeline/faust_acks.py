@@ -114,9 +114,10 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         try:
             offset = min(refused)
             earliest = (await self.earliest_offsets(tp)).get(tp)
+            gone = earliest is not None and offset < earliest  # deleted by retention
             tries = self._tries[(tp, offset)] = self._tries.get((tp, offset), 0) + 1
-            if (earliest is not None and offset < earliest) or tries > MAX_READ_AGAIN:
-                self._pass_over(tp, offset, earliest if earliest is not None and offset < earliest else None)
+            if gone or tries > MAX_READ_AGAIN:
+                self._pass_over(tp, offset, earliest if gone else None)
                 return
             await self._seek(tp, offset)
             self._read_offset.rewind(tp, offset)  # type: ignore[attr-defined]
@@ -131,6 +132,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         at ``earliest``), or a position no message occupies (a transaction marker) after several reads."""
         resume = earliest if earliest is not None else offset + 1
         self.refused[tp] = {o for o in self.refused[tp] if o >= resume}
+        self._tries.pop((tp, offset), None)
         self._committed_offset[tp] = resume
         log.error(
             "consumer.offset_passed_over",
@@ -164,6 +166,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:  # re-assigned partitions are read again from their committed offsets
             self.refused.pop(tp, None)
+        self._tries = {key: n for key, n in self._tries.items() if key[0] not in revoked}
         await super().on_partitions_revoked(revoked)
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import http.server
 import json
-import subprocess
 import threading
 import time
 import uuid
@@ -20,7 +19,7 @@ from pipeline.process import Limits, Source, ingest
 from pipeline.settings import Settings
 from tests.brokers import consume_all
 from tests.faults._support import report
-from tests.workers import WIREPIPE, Deployment, Worker
+from tests.workers import Deployment, Worker
 
 USER = "wirepipe"
 PASSWORD = f"pw-{uuid.uuid4().hex}"  # unique, so a search of the logs cannot match anything else
@@ -53,14 +52,7 @@ def _run(
     deployment: Deployment, *args: str, stdin: bytes = b"", timeout: float = 180
 ) -> tuple[int, str, float]:
     started = time.monotonic()
-    done = subprocess.run(
-        [WIREPIPE, *args],
-        env=deployment.env(),
-        input=stdin,
-        capture_output=True,
-        timeout=timeout,
-        check=False,
-    )
+    done = deployment.run(*args, input_bytes=stdin, timeout=timeout)
     return done.returncode, (done.stdout + done.stderr).decode(errors="replace"), time.monotonic() - started
 
 
