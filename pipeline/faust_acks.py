@@ -28,7 +28,7 @@ from weakref import WeakSet
 
 import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
-from faust.types import TP, EventT, Message, StreamT
+from faust.types import TP, AppT, EventT, Message, StreamT
 
 from pipeline.logs import get_logger
 
@@ -40,6 +40,7 @@ log = get_logger("wirepipe.consumer")
 # occupies (a transaction marker, if raw producers use transactions) costs that half hour once.
 READ_AGAIN_S = 60.0  # the least time between two reads of a partition from the same message
 MAX_READ_AGAIN = 30  # reads from a message that never comes back, before passing over it
+STALL_S = 60.0  # a partition behind its log end with nothing buffered or in flight, unmoved this long
 
 
 class _ReadOffsets(defaultdict[TP, int | None]):
@@ -66,6 +67,18 @@ class _ReadOffsets(defaultdict[TP, int | None]):
         self.rewinding.pop(tp, None)
         super().__setitem__(tp, offset)
 
+    # Faust sets read offsets in bulk after a rebalance (``perform_seek``) and drops them for revoked
+    # partitions: either way the partition starts over from its commit, and a rewind is void.
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        other = dict(*args, **kwargs)
+        for tp in other:
+            self.rewinding.pop(tp, None)
+        super().update(other)
+
+    def pop(self, tp: TP, *default: Any) -> Any:
+        self.rewinding.pop(tp, None)
+        return super().pop(tp, *default)
+
 
 class SafeAckConsumer(aiokafka_driver.Consumer):
     """Faust's aiokafka consumer that acks only messages settled by an agent."""
@@ -78,6 +91,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         self._seeks: dict[TP, asyncio.Future[None]] = {}
         self._tries: dict[tuple[TP, int], int] = {}
         self._last_seek: dict[TP, float] = {}
+        self._progress: dict[TP, tuple[tuple[int | None, int | None], float]] = {}
 
     def ack(self, message: Message) -> bool:
         tp, offset = message.tp, message.offset
@@ -163,11 +177,78 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         offset: int | None = super()._new_offset(tp)
         return offset
 
+    async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
+        """Faust counts offsets it did not see as acked ("gaps"). They are rare on our topics (no
+        compaction; only transactional raw producers leave markers), and a message Faust dropped, or
+        a seek back, looks exactly like one. So no gap counts: the commit waits for a settled
+        message, and an offset that truly holds none is passed over by ``_read_again``."""
+
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:  # re-assigned partitions are read again from their committed offsets
             self.refused.pop(tp, None)
+            self._progress.pop(tp, None)
         self._tries = {key: n for key, n in self._tries.items() if key[0] not in revoked}
         await super().on_partitions_revoked(revoked)
+
+    async def watch_progress(self, now: float | None = None) -> list[TP]:
+        """Read again, from its commit, any partition that stopped moving; returns those partitions.
+
+        A partition has stopped when it is behind its log end, none of its messages is buffered for
+        an agent or being worked on, and neither its read nor its committed offset moved for
+        ``STALL_S``. Faust can leave a partition so (a message dropped at a rebalance with nothing
+        after it to reveal the hole, a fetch pause that is never lifted); nothing else would wake it.
+        """
+        now = time.monotonic() if now is None else now
+        if self.app.rebalancing or self.app.in_recovery:
+            self._progress.clear()
+            return []
+        assigned = [tp for tp in self.assignment() if self.app.topics.acks_enabled_for(tp.topic)]
+        ends = await self.highwaters(*assigned) if assigned else {}
+        busy = {m.tp for m in self._unacked_messages} | _buffered_partitions(self.app)
+        stalled = []
+        for tp in assigned:
+            committed, end = self._committed_offset.get(tp), ends.get(tp)
+            if committed is None or end is None or end <= committed or tp in busy or tp in self._seeks:
+                self._progress.pop(tp, None)
+                continue
+            mark = (committed, self._read_offset.get(tp))
+            seen = self._progress.get(tp)
+            if seen is None or seen[0] != mark:
+                self._progress[tp] = (mark, now)
+                continue
+            if now - seen[1] < STALL_S:
+                continue
+            self._progress[tp] = (mark, now)
+            stalled.append(tp)
+            log.warning(
+                "consumer.partition_stalled",
+                topic=tp.topic,
+                partition=tp.partition,
+                committed=committed,
+                log_end=end,
+                read_offset=mark[1],
+                seconds=round(now - seen[1]),
+                fetching=tp in self._get_active_partitions(),
+                paused=tp in self._paused_partitions,
+                refused=sorted(self.refused.get(tp, ()))[:5],
+            )
+            self.resume_partitions({tp})
+            self._buffered_partitions.discard(tp)
+            await self._seek(tp, committed)
+            self._read_offset.rewind(tp, committed)  # type: ignore[attr-defined]
+        return stalled
+
+
+def _buffered_partitions(app: AppT) -> set[TP]:
+    """Partitions with a message waiting in some agent's stream buffer."""
+    found: set[TP] = set()
+    for channel in app.topics:  # the conductor iterates over the topics agents read
+        queue = getattr(getattr(channel, "_queue", None), "_queue", None) or ()  # without creating one
+        for event in list(queue):
+            message = getattr(event, "message", None)
+            if message is not None:
+                found.add(message.tp)
+    return found
 
 
 class SafeAckTransport(aiokafka_driver.Transport):

@@ -375,3 +375,14 @@ def consumer_trouble(worker: Worker) -> list[str]:
     """Log lines that show consumer-group trouble: failed commits or heartbeats, poll timeouts."""
     text = worker.log_path.read_bytes().decode(errors="replace")
     return [line[:300] for line in text.splitlines() if any(t in line for t in CONSUMER_TROUBLE)]
+
+
+def consumer_events(*workers: Worker | None) -> dict[str, int]:
+    """How often the workers logged the consumer's repairs (refused acks, re-reads, stalled partitions)."""
+    counts: Counter[str] = Counter()
+    for worker in filter(None, workers):
+        for event in log_events(worker):
+            name = str(event.get("event", ""))
+            if name.startswith(("consumer.", "agent.")):
+                counts[name] += 1
+    return dict(counts)

@@ -5,6 +5,7 @@ left, are ``duplicate`` of their originals."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from tests.faults._support import (
     Watch,
     article_stream,
     assert_exactly_one_outcome_each,
+    consumer_events,
     env_int,
     produce_inputs,
     report,
@@ -65,7 +67,9 @@ def test_a_worker_joins_and_the_first_leaves_mid_stream_without_loss_and_dedup_s
         assert first.process.returncode is not None
         copies = _copies(watch, produced, specials)
         produced += produce_inputs(deployment.bootstrap, deployment.topics["raw"], copies)
+        left_at = time.monotonic()
         ledger = watch.wait_all(produced, timeout_s=1_200, workers=[second])
+        done_s = time.monotonic() - left_at
         alive = second.process.poll() is None
     finally:
         first.stop()
@@ -84,6 +88,8 @@ def test_a_worker_joins_and_the_first_leaves_mid_stream_without_loss_and_dedup_s
         records_at_leave=at_leave,
         copies=len(copies),
         copies_duplicate=sum(v[0] == "duplicate" for v in verdicts.values()),
+        all_outcomes_s_after_leave=round(done_s, 1),
+        consumer_repairs=consumer_events(first, second),
         **ledger.summary(),
     )
     assert alive

@@ -13,6 +13,7 @@ from tests.faults._support import (
     Watch,
     article_stream,
     assert_exactly_one_outcome_each,
+    consumer_events,
     env_int,
     produce_inputs,
     report,
@@ -55,6 +56,7 @@ def test_sigkill_mid_stream_then_restart_leaves_one_outcome_per_input(
         records_at_kill=at_kill,
         restart_ready_s=round(ready_s, 1),
         all_outcomes_s_after_kill=round(done_s, 1),
+        consumer_repairs=consumer_events(first, second),
         **ledger.summary(),
     )
     assert_exactly_one_outcome_each(ledger)

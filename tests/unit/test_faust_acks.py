@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
@@ -77,3 +79,62 @@ def test_a_seek_back_is_not_undone_by_messages_of_an_earlier_fetch(consumer: Saf
     offsets[TOPIC] = 8  # the re-read reached the refused message: normal bookkeeping resumes
     offsets[TOPIC] = 9
     assert offsets[TOPIC] == 9
+
+
+def test_a_rebalance_voids_a_rewind(consumer: SafeAckConsumer) -> None:
+    offsets = consumer._read_offset
+    offsets.rewind(TOPIC, 8)  # type: ignore[attr-defined]
+    offsets.update({TOPIC: 30})  # Faust's perform_seek after a rebalance: the commit moved on meanwhile
+    offsets[TOPIC] = 31
+    assert offsets[TOPIC] == 31  # read offsets follow the fetch again, not the stale floor
+    offsets.rewind(TOPIC, 8)  # type: ignore[attr-defined]
+    offsets.pop(TOPIC)  # revoked
+    offsets[TOPIC] = 40
+    assert offsets[TOPIC] == 40
+
+
+def test_an_offset_faust_records_as_a_gap_is_not_committed_over(consumer: SafeAckConsumer) -> None:
+    for offset in (10, 11, 13):
+        m = message(offset)
+        consumer.settled.add(m)
+        consumer.ack(m)
+    asyncio.run(consumer._add_gap(TOPIC, 12, 12))  # what Faust records when message 12 never reached it
+    assert consumer._new_offset(TOPIC) == 12  # stock Faust would commit 14
+
+
+@pytest.fixture
+def seeks(consumer: SafeAckConsumer, monkeypatch: pytest.MonkeyPatch) -> list[tuple[TP, int]]:
+    """The consumer owns TOPIC, 15 messages behind its log end, outside any rebalance; records seeks."""
+    consumer.app.rebalancing = False
+    done: list[tuple[TP, int]] = []
+
+    async def highwaters(*tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 25)
+
+    async def seek(tp: TP, offset: int) -> None:
+        done.append((tp, offset))
+
+    monkeypatch.setattr(consumer, "assignment", lambda: {TOPIC})
+    monkeypatch.setattr(consumer, "highwaters", highwaters)
+    monkeypatch.setattr(consumer, "_seek", seek)
+    return done
+
+
+def test_a_partition_that_stopped_moving_is_read_again_from_its_commit(
+    consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    assert asyncio.run(consumer.watch_progress(now=0.0)) == []
+    assert asyncio.run(consumer.watch_progress(now=30.0)) == []  # not long enough to call it stalled
+    assert asyncio.run(consumer.watch_progress(now=61.0)) == [TOPIC]
+    assert seeks == [(TOPIC, 10)]
+    assert consumer._read_offset[TOPIC] == 10
+
+
+def test_a_partition_with_work_in_flight_is_not_called_stalled(
+    consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    working = message(10)
+    consumer._unacked_messages.add(working)  # an agent is working on it (e.g. a long spaCy batch)
+    for now in (0.0, 61.0, 200.0):
+        assert asyncio.run(consumer.watch_progress(now=now)) == []
+    assert seeks == []
