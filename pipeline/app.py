@@ -424,14 +424,6 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         except Exception as exc:  # a metric must never stop the worker (e.g. during a rebalance)
             log.debug("metrics.consumer_lag_failed", error=f"{type(exc).__name__}: {exc}")
 
-    @app.timer(interval=10.0)  # type: ignore[untyped-decorator]
-    async def _watch_progress() -> None:
-        """Wake partitions that stopped moving (pipeline/faust_acks.py ``watch_progress``)."""
-        try:
-            await app.consumer.watch_progress()  # type: ignore[attr-defined]
-        except Exception as exc:  # e.g. a rebalance under way; the next round looks again
-            log.warning("consumer.watch_failed", error=f"{type(exc).__name__}: {exc}")
-
     @app.page("/health")
     async def _health(web: Any, request: Any) -> Any:
         return aiohttp_web.json_response({"status": "alive"})

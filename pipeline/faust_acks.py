@@ -41,6 +41,7 @@ log = get_logger("wirepipe.consumer")
 READ_AGAIN_S = 60.0  # the least time between two reads of a partition from the same message
 MAX_READ_AGAIN = 30  # reads from a message that never comes back, before passing over it
 STALL_S = 60.0  # a partition behind its log end with nothing buffered or in flight, unmoved this long
+WATCH_EVERY_S = 10.0  # how often partitions are checked for that
 
 
 class _ReadOffsets(defaultdict[TP, int | None]):
@@ -256,10 +257,20 @@ class SafeAckTransport(aiokafka_driver.Transport):
 
 
 class WirepipeApp(faust.App):
-    """A Faust app whose consumer is :class:`SafeAckConsumer`."""
+    """A Faust app whose consumer is :class:`SafeAckConsumer`, and which wakes stalled partitions."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timer(interval=WATCH_EVERY_S)(self._watch_progress)
 
     def _new_transport(self) -> Any:
         return SafeAckTransport(self.conf.broker_consumer, self)
+
+    async def _watch_progress(self) -> None:
+        try:
+            await self.consumer.watch_progress()  # type: ignore[attr-defined]
+        except Exception as exc:  # e.g. a rebalance under way; the next round looks again
+            log.warning("consumer.watch_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def events_to_settle(stream: StreamT[Any]) -> AsyncIterator[EventT[Any]]:

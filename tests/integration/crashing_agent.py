@@ -1,6 +1,7 @@
 """A minimal Faust worker on Wirepipe's consumer, for test_refused_acks.py: its batch agent's work fails
-once, on the batch holding the value ``boom``, inside ``settling`` as the worker's agents do; every value
-it finishes is printed.
+once, on the batch holding the value ``boom``, inside ``settling`` as the worker's agents do; the value
+``lost`` vanishes once on its way to the agent, as a message Faust drops does (not acked, not tracked);
+every value it finishes is printed. Partitions are checked for stalls every second, after 5 s.
 
 Run as ``python crashing_agent.py worker`` with BOOTSTRAP, APP_ID, TOPIC and DATA_DIR in the environment.
 """
@@ -11,7 +12,11 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
+from pipeline import faust_acks
 from pipeline.faust_acks import WirepipeApp, settling
+
+faust_acks.STALL_S = 5.0
+faust_acks.WATCH_EVERY_S = 1.0
 
 app = WirepipeApp(
     os.environ["APP_ID"],
@@ -25,12 +30,19 @@ app = WirepipeApp(
     web_enabled=False,
 )
 topic = app.topic(os.environ["TOPIC"], partitions=1)
-state = {"crashed": False}
+state = {"crashed": False, "dropped": False}
 
 
 @app.agent(topic)
 async def batches(stream: Any) -> AsyncIterator[None]:
     async for events in stream.take_events(8, within=0.5):
+        lost = [e for e in events if e.value == b"lost" and not state["dropped"]]
+        for event in lost:
+            state["dropped"] = True
+            print("DROPPED=lost", flush=True)
+            app.consumer._unacked_messages.discard(event.message)  # type: ignore[attr-defined]
+            event.message.acked = True  # no later ack (take_events acks its batch) reaches the consumer
+            events.remove(event)
         async with settling(stream, events, "batches"):
             values = [event.value.decode() for event in events]
             if "boom" in values and not state["crashed"]:
