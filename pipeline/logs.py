@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 import structlog
@@ -37,12 +38,43 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
             ],
         )
     )
+    handler.addFilter(RepeatFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # The Kafka clients are chatty at INFO; their warnings still reach us.
     for noisy in ("kafka", "aiokafka"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+class RepeatFilter(logging.Filter):
+    """Lets one of a run of identical stdlib log lines through per ``every_s`` seconds.
+
+    While the broker is away, aiokafka logs the same failed connection and metadata lines thousands of
+    times a second. The first line passes; repeats within the window are counted, and the first one
+    after it passes with that count.
+    """
+
+    def __init__(self, every_s: float = 10.0, clock: Any = time.monotonic) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.clock = clock
+        self.seen: dict[tuple[str, int, str], tuple[float, int]] = {}  # line -> (passed at, held back)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        key = (record.name, record.levelno, text)
+        now = self.clock()
+        passed_at, held = self.seen.get(key, (None, 0))
+        if passed_at is not None and now - passed_at < self.every_s:
+            self.seen[key] = (passed_at, held + 1)
+            return False
+        if len(self.seen) > 10_000:
+            self.seen.clear()
+        self.seen[key] = (now, 0)
+        if held:
+            record.msg, record.args = f"{text} ({held} more like it in the last {now - passed_at:.0f} s)", ()
+        return True
 
 
 def get_logger(name: str = "wirepipe") -> structlog.stdlib.BoundLogger:

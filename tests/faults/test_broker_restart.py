@@ -68,6 +68,7 @@ def test_the_worker_resumes_by_itself_after_a_broker_restart_and_loses_nothing(
         broker_down_s=round(back - down, 1),
         resumed_s_after_broker_back=round(resumed - back, 1),
         consumer_warnings=consumer_trouble(worker)[:3],
+        worker_log_lines=len(worker.log_path.read_bytes().splitlines()),  # repeated client lines are cut
         **ledger.summary(),
     )
     assert alive
