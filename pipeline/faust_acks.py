@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,6 +42,7 @@ READ_AGAIN_S = 60.0  # the least time between two reads of a partition from the 
 MAX_READ_AGAIN = 30  # reads from a message that never comes back, before passing over it
 STALL_S = 60.0  # a partition behind its log end with nothing buffered or in flight, unmoved this long
 WATCH_EVERY_S = 10.0  # how often partitions are checked for that
+SLOW_S = 300.0  # the same with messages buffered or in flight: logged as slow, nothing else
 
 
 class _ReadOffsets(defaultdict[TP, int | None]):
@@ -198,6 +199,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         an agent or being worked on, and neither its read nor its committed offset moved for
         ``STALL_S``. Faust can leave a partition so (a message dropped at a rebalance with nothing
         after it to reveal the hole, a fetch pause that is never lifted); nothing else would wake it.
+        A partition whose messages an agent holds that long is only logged (``consumer.partition_slow``).
         """
         now = time.monotonic() if now is None else now
         if self.app.rebalancing or self.app.in_recovery:
@@ -205,11 +207,12 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             return []
         assigned = [tp for tp in self.assignment() if self.app.topics.acks_enabled_for(tp.topic)]
         ends = await self.highwaters(*assigned) if assigned else {}
-        busy = {m.tp for m in self._unacked_messages} | _buffered_partitions(self.app)
+        in_flight = Counter(m.tp for m in self._unacked_messages)
+        buffered = _buffered_partitions(self.app)
         stalled = []
         for tp in assigned:
             committed, end = self._committed_offset.get(tp), ends.get(tp)
-            if committed is None or end is None or end <= committed or tp in busy or tp in self._seeks:
+            if committed is None or end is None or end <= committed or tp in self._seeks:
                 self._progress.pop(tp, None)
                 continue
             mark = (committed, self._read_offset.get(tp))
@@ -217,22 +220,28 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             if seen is None or seen[0] != mark:
                 self._progress[tp] = (mark, now)
                 continue
-            if now - seen[1] < STALL_S:
+            busy = in_flight[tp] > 0 or tp in buffered
+            if now - seen[1] < (SLOW_S if busy else STALL_S):
                 continue
             self._progress[tp] = (mark, now)
+            facts = {
+                "topic": tp.topic,
+                "partition": tp.partition,
+                "committed": committed,
+                "log_end": end,
+                "read_offset": mark[1],
+                "seconds": round(now - seen[1]),
+                "in_flight": in_flight[tp],
+                "buffered": tp in buffered,
+                "fetching": tp in self._get_active_partitions(),
+                "paused": tp in self._paused_partitions,
+                "refused": sorted(self.refused.get(tp, ()))[:5],
+            }
+            if busy:  # an agent holds its messages: say so (a hung agent), but do not read them twice
+                log.warning("consumer.partition_slow", **facts)
+                continue
             stalled.append(tp)
-            log.warning(
-                "consumer.partition_stalled",
-                topic=tp.topic,
-                partition=tp.partition,
-                committed=committed,
-                log_end=end,
-                read_offset=mark[1],
-                seconds=round(now - seen[1]),
-                fetching=tp in self._get_active_partitions(),
-                paused=tp in self._paused_partitions,
-                refused=sorted(self.refused.get(tp, ()))[:5],
-            )
+            log.warning("consumer.partition_stalled", **facts)
             self.resume_partitions({tp})
             self._buffered_partitions.discard(tp)
             await self._seek(tp, committed)

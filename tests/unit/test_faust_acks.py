@@ -7,6 +7,7 @@ import asyncio
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
+from structlog.testing import capture_logs
 
 from pipeline.faust_acks import SafeAckConsumer, WirepipeApp
 
@@ -130,11 +131,14 @@ def test_a_partition_that_stopped_moving_is_read_again_from_its_commit(
     assert consumer._read_offset[TOPIC] == 10
 
 
-def test_a_partition_with_work_in_flight_is_not_called_stalled(
+def test_a_partition_with_work_in_flight_is_not_read_again_only_logged_as_slow(
     consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
 ) -> None:
     working = message(10)
     consumer._unacked_messages.add(working)  # an agent is working on it (e.g. a long spaCy batch)
-    for now in (0.0, 61.0, 200.0):
-        assert asyncio.run(consumer.watch_progress(now=now)) == []
+    with capture_logs() as logged:
+        for now in (0.0, 61.0, 200.0, 301.0):
+            assert asyncio.run(consumer.watch_progress(now=now)) == []
     assert seeks == []
+    assert [e["event"] for e in logged] == ["consumer.partition_slow"]
+    assert logged[0]["in_flight"] == 1
