@@ -179,6 +179,21 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         offset: int | None = super()._new_offset(tp)
         return offset
 
+    async def perform_seek(self) -> None:
+        """Faust's seek to the committed offsets, and a known start for partitions the group never
+        committed (Faust holds ``None`` there, also for a commit at 0): the log start, where the worker
+        begins (``auto_offset_reset=earliest``). Without it the first commit could pass lost messages."""
+        await super().perform_seek()
+        unset = [
+            tp
+            for tp in self.assignment()
+            if self._committed_offset.get(tp) is None and self.app.topics.acks_enabled_for(tp.topic)
+        ]
+        if unset:
+            for tp, offset in (await self.earliest_offsets(*unset)).items():
+                if offset is not None and self._committed_offset.get(tp) is None:
+                    self._committed_offset[tp] = offset
+
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust counts offsets it did not see as acked ("gaps"). They are rare on our topics (no
         compaction; only transactional raw producers leave markers), and a message Faust dropped, or

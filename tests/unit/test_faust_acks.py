@@ -142,3 +142,27 @@ def test_a_partition_with_work_in_flight_is_not_read_again_only_logged_as_slow(
     assert seeks == []
     assert [e["event"] for e in logged] == ["consumer.partition_slow"]
     assert logged[0]["in_flight"] == 1
+
+
+def test_a_partition_never_committed_starts_from_the_log_start_so_a_lost_first_message_holds_the_commit(
+    consumer: SafeAckConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fresh = TP("raw", 1)
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        return {TOPIC: 10, fresh: None}  # the group never committed partition 1
+
+    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 0)
+
+    monkeypatch.setattr(consumer, "assignment", lambda: {TOPIC, fresh})
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
+    asyncio.run(consumer.perform_seek())
+    assert consumer._committed_offset[fresh] == 0 and consumer._committed_offset[TOPIC] == 10
+    for offset in (1, 2, 3):  # offset 0 never reached an agent
+        m = ConsumerMessage("raw", 1, offset, 0.0, None, [], b"key", b"value", None, tp=fresh)
+        consumer.settled.add(m)
+        consumer.ack(m)
+    assert consumer._new_offset(fresh) is None  # stock Faust would make 4 the group's first commit
+    assert consumer.refused[fresh] == {0}
