@@ -5,15 +5,17 @@ was processed: ``Stream.take_events`` acks its whole batch in a ``finally`` even
 raised or was cancelled, the pure-Python stream iterator acks messages it skips during a rebalance,
 and ``Consumer._new_offset`` lets the commit step over one unacked message at the head of a
 partition (it compares the committed offset, which is the *next* offset to read, as if it were the
-last one read). Any of these turns a failure into a silent loss. We lost one article in 2,000 after
-a worker was killed: it reached the internal nlp topic, its offset was committed, no outcome ever
-came out.
+last one read). It also counts offsets it never handed to an agent as acked "gaps". Any of these
+turns a failure into a silent loss. We lost one article in 2,000 after a worker was killed (it reached
+the internal nlp topic, its offset was committed, no outcome ever came out), and the tail of the nlp
+partitions when a worker left the group.
 
 So the agents *settle* a message (``settle``) once its outputs are acknowledged by the broker, and
 this consumer counts only settled messages. Any other ack is refused and remembered; the commit of
 that partition stops below the refused offset, and the partition is read again from there (a seek,
-guarded so that Faust's fetch loop cannot undo it). A refused ack costs a re-delivery, which the keyed,
-idempotent outcomes absorb. Never a loss.
+guarded so that Faust's fetch loop cannot undo it). No gap counts. A partition that stops moving with
+nothing of it in flight is read again from its commit (``watch_progress``). A refused ack costs a
+re-delivery, which the keyed, idempotent outcomes absorb. Never a loss.
 """
 
 from __future__ import annotations
