@@ -383,11 +383,14 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
 
     @app.task  # type: ignore[untyped-decorator]
     async def _load_model() -> None:
-        started = time.perf_counter()
-        await asyncio.get_running_loop().run_in_executor(None, get_enricher)
-        log.info(
-            "worker.model_loaded", model=settings.spacy_model, seconds=round(time.perf_counter() - started, 2)
-        )
+        if state["enricher"] is None:  # the worker command loads it before the app starts
+            started = time.perf_counter()
+            await asyncio.get_running_loop().run_in_executor(None, get_enricher)
+            log.info(
+                "worker.model_loaded",
+                model=settings.spacy_model,
+                seconds=round(time.perf_counter() - started, 2),
+            )
         metrics.READY.set(1 if state["assigned"] else 0)
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]

@@ -73,8 +73,14 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     from pipeline.app import create_app  # noqa: PLC0415 - faust imports are slow; only the worker needs them
     from pipeline.kafka_config import ensure_topics  # noqa: PLC0415
+    from pipeline.process import Enricher  # noqa: PLC0415
 
     log = get_logger()
+    started = time.perf_counter()
+    enricher = Enricher(settings.spacy_model, batch_size=settings.batch_size)  # a bad model stops us here
+    log.info(
+        "worker.model_loaded", model=settings.spacy_model, seconds=round(time.perf_counter() - started, 2)
+    )
     created = ensure_topics(settings)
     log.info(
         "worker.starting",
@@ -83,7 +89,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         web_port=settings.web_port,
         model=settings.spacy_model,
     )
-    app = create_app(settings)
+    app = create_app(settings, enricher=enricher)
     worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
     worker.execute_from_commandline()
     return 0
@@ -306,8 +312,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     from kafka.errors import KafkaError  # noqa: PLC0415
 
+    from pipeline.stages.entities import ModelError  # noqa: PLC0415
+
     try:
         code: int = args.fn(settings, args)
+    except ModelError as exc:
+        print(f"wirepipe: {exc}", file=sys.stderr)
+        return 2
     except KafkaError as exc:  # one clear line, not a client library's traceback
         print(
             f"wirepipe: cannot use Kafka at {settings.kafka_bootstrap} "

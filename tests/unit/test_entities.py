@@ -6,6 +6,8 @@ not the model; the model is loaded once per session only to check the pipeline `
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import spacy
 from hypothesis import given, settings
@@ -17,6 +19,7 @@ from pipeline.settings import Settings
 from pipeline.stages.entities import (
     TRIM_COMPONENT,
     AliasTable,
+    ModelError,
     canonical_key,
     entity_for_span,
     extract_entities,
@@ -54,6 +57,14 @@ def nlp() -> Language:
 
 
 # --- load_nlp and the trim component ---------------------------------------------------------------
+
+
+def test_a_model_that_is_not_installed_or_lacks_a_parse_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"cannot be loaded.*WIREPIPE_SPACY_MODEL"):
+        load_nlp("no_such_model_installed")
+    spacy.blank("en").to_disk(tmp_path / "blank")  # tokenizer only: no tagger, parser or ner
+    with pytest.raises(ModelError, match="has no tagger, parser, ner"):
+        load_nlp(str(tmp_path / "blank"))
 
 
 def test_load_nlp_keeps_what_the_quote_stage_needs_and_trims_after_ner(nlp: Language) -> None:
