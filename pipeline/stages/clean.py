@@ -8,6 +8,7 @@ changed. Pure: no Kafka, no settings, no network.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import py3langid
@@ -56,7 +57,7 @@ def clean(
     if len(pieces) > max_paragraphs:
         message = f"{len(pieces)} paragraphs, over the limit {max_paragraphs}"
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
-    headline = repair(raw.headline) if raw.headline else None
+    headline = _strip_wire_slugs(repair(raw.headline)) if raw.headline else None
     byline = repair(raw.byline) if raw.byline else None
     repaired = [p for p in (repair(x) for x in pieces) if p]
     sorted_ = remove_furniture(repaired, headline=headline or None, byline=byline or None)
@@ -75,6 +76,19 @@ def clean(
         paragraphs=spans,
         language=_language(raw.language, text),
     )
+
+
+# Wire desks mark a re-sent story in its headline ("UPDATE 2-", "REFILE-", "CORRECTED-", "RPT-"); the
+# record says that in ``version`` and ``outcome``, so the marker is not part of the headline.
+_WIRE_SLUG = re.compile(r"^(?:(?:UPDATE|WRAPUP)\s*\d+|REFILE|CORRECTED|CORRECTION|RPT)\s*[-\u2013\u2014]\s*")
+
+
+def _strip_wire_slugs(headline: str) -> str:
+    """The headline without leading re-send markers (stacked ones too: "REFILE-UPDATE 1-")."""
+    rest = headline
+    while (slug := _WIRE_SLUG.match(rest)) and rest[slug.end() :].strip():
+        rest = rest[slug.end() :]
+    return rest
 
 
 def _paragraphs(

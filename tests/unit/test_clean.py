@@ -410,3 +410,18 @@ def test_element_with_an_attribute_bomb_is_hostile_and_refused_quickly() -> None
     assert _error(_html(bomb)).code is ErrorCode.E_CLEAN_HOSTILE
     assert time.perf_counter() - started < 2.0
     assert clean(_html(f'<p class="lead" id="p1" data-x="1">{STORY}</p>')).body == STORY
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("UPDATE 1-Talks to resume next week", "Talks to resume next week"),
+        ("REFILE-UPDATE 2-Talks to resume next week", "Talks to resume next week"),
+        ("CORRECTED-Talks to resume next week", "Talks to resume next week"),
+        ("Update on talks: no date yet", "Update on talks: no date yet"),  # a word, not a desk marker
+        ("UPDATE 1-", "UPDATE 1-"),  # nothing else: kept as sent
+    ],
+)
+def test_wire_resend_markers_leave_the_headline(sent: str, kept: str) -> None:
+    """Desk markers of a re-sent story ("UPDATE 1-") are not part of its headline; the version says it."""
+    assert clean(_text(STORY, headline=sent)).headline == kept
