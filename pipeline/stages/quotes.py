@@ -21,6 +21,7 @@ from pipeline.stages._quote_marks import Stretch, pair_marks
 from pipeline.stages._quote_speakers import (
     Speaker,
     according_to_source,
+    doc_text,
     nearest_nominal,
     speaker_for,
     subject_of,
@@ -299,9 +300,12 @@ def _direct_or_mixed(
     if found is not None and found.named:
         first = next((t for t in doc[found.chunk[1] + 1 :] if not t.is_space), doc[found.chunk[1]])
         return "mixed", min(start, first.idx), end
-    if doc.text[stretch.pieces[-1][0] : stretch.pieces[-1][1]].rstrip(_MARKS_AND_SPACE)[-1:] in _TERMINATORS:
+    if (
+        doc_text(doc)[stretch.pieces[-1][0] : stretch.pieces[-1][1]].rstrip(_MARKS_AND_SPACE)[-1:]
+        in _TERMINATORS
+    ):
         following = (0, 0)  # the quote ended its sentence: what follows is the next sentence
-    if found is not None and not after and _introduced(doc.text, stretch):
+    if found is not None and not after and _introduced(doc_text(doc), stretch):
         # 'said, “We ...”' or 'replied: “We ...”': a whole quote, whatever the sentence goes on to say
         return "direct", start, end
     if found is None:
@@ -322,7 +326,7 @@ def _attribute(tx: _Text, index: int) -> tuple[_Attribution | None, bool]:
     """The attribution of stretch ``index`` and whether it follows the quote."""
     doc = tx.doc
     stretch = tx.stretches[index]
-    text = doc.text[stretch.pieces[0][0] : stretch.pieces[-1][1]].rstrip()
+    text = doc_text(doc)[stretch.pieces[0][0] : stretch.pieces[-1][1]].rstrip()
     ends_sentence = text.endswith(".") or stretch.close_end is None
     after_frame, before_frame = tx.after_frame(index), tx.before_frame(index)
     if not ends_sentence:
@@ -349,7 +353,7 @@ def _colon_paragraph_attribution(tx: _Text, index: int) -> _Attribution | None:
         return None
     doc = tx.doc
     para, previous = tx.paragraphs[stretch.paragraph], tx.paragraphs[stretch.paragraph - 1]
-    if doc.text[para.start : stretch.open_mark].strip() or not doc.text[
+    if doc_text(doc)[para.start : stretch.open_mark].strip() or not doc_text(doc)[
         previous.start : previous.end
     ].rstrip().endswith(":"):
         return None
@@ -375,7 +379,7 @@ def _dash_line_attribution(tx: _Text, index: int) -> _Attribution | None:
         return None
     doc = tx.doc
     para = tx.paragraphs[stretch.last_paragraph]
-    if doc.text[stretch.close_end : para.end].strip(" .\t"):
+    if doc_text(doc)[stretch.close_end : para.end].strip(" .\t"):
         return None
     line = tx.paragraphs[following]
     first, last = tx.tokens_in(line.start, line.end)
@@ -451,7 +455,7 @@ def _stretch_quotes(tx: _Text) -> list[_Found]:
                 and previous is not None
                 and previous.kind == "direct"
                 and previous.paragraph_end == stretch.paragraph - 1
-                and not doc.text[previous.spans[-1][1] : stretch.pieces[0][0]].strip(_MARKS_AND_SPACE)
+                and not doc_text(doc)[previous.spans[-1][1] : stretch.pieces[0][0]].strip(_MARKS_AND_SPACE)
             ):
                 # a new paragraph that only goes on quoting continues the quote before it
                 previous.spans.extend(stretch.pieces)
@@ -648,7 +652,7 @@ def _resolve(doc: Doc, items: list[_Found], entities: list[Entity]) -> None:
 def _earlier_role(doc: Doc, speaker: Speaker, previous: list[Speaker]) -> Speaker:
     """ "the official" after "a senior US defense official" said something is that official."""
     head = doc[speaker.head]
-    written = doc.text[speaker.start : speaker.end].lower().split()
+    written = doc_text(doc)[speaker.start : speaker.end].lower().split()
     if speaker.entity_id is not None or head.pos_ != "NOUN" or written[:1] != ["the"]:
         return speaker
     for earlier in reversed(previous):
@@ -671,7 +675,7 @@ def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
     body offset. A direct quote has one span per paragraph it runs through, and one per part when its
     attribution splits it. Pure: reads its arguments, returns new records.
     """
-    text = doc.text
+    text = doc_text(doc)
     if not text.strip() or len(doc) == 0:
         return []
     paras = [p for p in paragraphs if 0 <= p.start < p.end <= len(text)]
