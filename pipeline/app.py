@@ -24,7 +24,7 @@ from aiohttp import web as aiohttp_web
 
 from pipeline import metrics
 from pipeline.errors import Stage, StageError
-from pipeline.faust_acks import WirepipeApp, events_to_settle, settling
+from pipeline.faust_acks import WirepipeApp, events_to_settle, settling, skip_finished
 from pipeline.faust_topic import Topic
 from pipeline.kafka_config import faust_credentials, internal_topic, table_partitions
 from pipeline.logs import get_logger
@@ -308,11 +308,13 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     @app.agent(nlp_topic, name="nlp")
     async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
-        async for events in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
+        async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
             settings.batch_size, within=settings.batch_timeout_s
         ):
-            async with publisher.settling(stream, events, "nlp"):
-                await _enrich_batch(publisher, events)
+            events = await skip_finished(stream, batch)
+            if events:
+                async with publisher.settling(stream, events, "nlp"):
+                    await _enrich_batch(publisher, events)
             yield None
 
     async def _enrich_batch(publisher: Publisher, events: list[Any]) -> None:

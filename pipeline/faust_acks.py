@@ -96,12 +96,16 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         self._tries: dict[tuple[TP, int], int] = {}
         self._last_seek: dict[TP, float] = {}
         self._progress: dict[TP, tuple[tuple[int | None, int | None], float]] = {}
+        # Offsets settled above the commit since the partition was assigned: after a seek back they
+        # come round again, and are settled without being worked on twice (``skip_finished``).
+        self.finished: defaultdict[TP, set[int]] = defaultdict(set)
 
     def ack(self, message: Message) -> bool:
         tp, offset = message.tp, message.offset
         if message in self.settled:
             self.refused[tp].discard(offset)
             self._tries.pop((tp, offset), None)
+            self.finished[tp].add(offset)
             return bool(super().ack(message))
         self._unacked_messages.discard(message)  # nothing to wait for: it is read again
         self._refuse(tp, offset, "ack of an unsettled message")
@@ -169,6 +173,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         refused = self.refused[tp]
         if committed is not None:
             refused.difference_update({o for o in refused if o < committed})
+            self.finished[tp].difference_update({o for o in self.finished[tp] if o < committed})
             # Agents settle a partition's messages in order, so a settled offset above the commit
             # with the committed one unsettled means that message was refused, or lost on its way
             # to the agent (Faust can drop a fetched message without a trace, and then counts its
@@ -205,6 +210,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:  # re-assigned partitions are read again from their committed offsets
             self.refused.pop(tp, None)
+            self.finished.pop(tp, None)
             self._progress.pop(tp, None)
         self._tries = {key: n for key, n in self._tries.items() if key[0] not in revoked}
         await super().on_partitions_revoked(revoked)
@@ -299,10 +305,24 @@ class WirepipeApp(faust.App):
             log.warning("consumer.watch_failed", error=f"{type(exc).__name__}: {exc}")
 
 
-def events_to_settle(stream: StreamT[Any]) -> AsyncIterator[EventT[Any]]:
-    """The stream's events, none acked until ``settle`` is called for it."""
+async def events_to_settle(stream: StreamT[Any]) -> AsyncIterator[EventT[Any]]:
+    """The stream's events, none acked until ``settle`` is called for it; events this worker already
+    finished (read again after a seek back) are settled on the way, not passed on."""
     events: AsyncIterator[EventT[Any]] = stream.noack().events()  # type: ignore[attr-defined]
-    return events
+    async for event in events:
+        if await skip_finished(stream, [event]):
+            yield event
+
+
+async def skip_finished(stream: StreamT[Any], events: list[EventT[Any]]) -> list[EventT[Any]]:
+    """Settle the events this worker already finished since the partition was assigned (a seek back
+    reads them again); returns the others, in order."""
+    finished: defaultdict[TP, set[int]] = stream.app.consumer.finished  # type: ignore[attr-defined]
+    done = [e for e in events if e.message.offset in finished.get(e.message.tp, ())]
+    if not done:
+        return events
+    await settle(stream, done)
+    return [e for e in events if e not in done]
 
 
 async def settle(stream: StreamT[Any], events: Iterable[EventT[Any]]) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 
 import pytest
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from structlog.testing import capture_logs
 
-from pipeline.faust_acks import SafeAckConsumer, WirepipeApp
+from pipeline.faust_acks import SafeAckConsumer, WirepipeApp, skip_finished
 
 TOPIC = TP("raw", 0)
 
@@ -166,3 +167,37 @@ def test_a_partition_never_committed_starts_from_the_log_start_so_a_lost_first_m
         consumer.ack(m)
     assert consumer._new_offset(fresh) is None  # stock Faust would make 4 the group's first commit
     assert consumer.refused[fresh] == {0}
+
+
+@dataclass
+class _Event:
+    message: ConsumerMessage
+
+
+class _Stream:
+    """The two things ``skip_finished`` uses of a Faust stream: its app and ``ack``."""
+
+    def __init__(self, consumer: SafeAckConsumer) -> None:
+        self.app = consumer.app
+
+    async def ack(self, event: _Event) -> bool:
+        return bool(self.app.consumer.ack(event.message))
+
+
+def test_messages_read_again_after_a_seek_back_are_settled_without_being_worked_on_twice(
+    consumer: SafeAckConsumer,
+) -> None:
+    for offset in (11, 12):  # finished; offset 10 was lost on its way to the agent
+        m = message(offset)
+        consumer.settled.add(m)
+        consumer.ack(m)
+    again = [_Event(message(offset)) for offset in (10, 11, 12, 13)]  # the partition read again from 10
+    fresh = asyncio.run(skip_finished(_Stream(consumer), again))  # type: ignore[arg-type]
+    assert [e.message.offset for e in fresh] == [10, 13]
+    for event in fresh:  # the agent works on these and settles them
+        consumer.settled.add(event.message)
+        consumer.ack(event.message)
+    assert consumer._new_offset(TOPIC) == 14
+    consumer._committed_offset[TOPIC] = 14
+    consumer._new_offset(TOPIC)
+    assert not consumer.finished[TOPIC]  # forgotten once committed
