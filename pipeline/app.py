@@ -43,7 +43,7 @@ from pipeline.process import (
     is_retraction,
 )
 from pipeline.settings import Settings
-from pipeline.stages.dedup import expire, forget
+from pipeline.stages.dedup import DerivedIndexStore, expire, forget
 from schemas.records import DeadLetter, EnrichedArticle, QuoteRecord
 
 log = get_logger("wirepipe.worker")
@@ -221,7 +221,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         consumer_max_fetch_size=settings.topic_max_message_bytes,
     )
     limits = limits_from(settings)
-    state: dict[str, Any] = {"enricher": enricher, "assigned": False}
+    state: dict[str, Any] = {"enricher": enricher, "assigned": False, "rebuild_dedup_index": True}
 
     raw_topic = app.topic(settings.topic_raw, partitions=settings.partitions)
     # Envelopes carry the original bytes (for dead letters after ingest): same size limit as raw.
@@ -241,6 +241,9 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     tables = table_partitions(settings)  # created with their changelogs by ensure_topics
     versions = app.Table("versions", default=None, partitions=tables["versions"])
     dedup_index = app.Table("dedup-index", default=None, partitions=tables["dedup-index"])
+    # The table holds the articles; their LSH buckets and expiry index are derived in memory, and
+    # derived again after every rebalance (the table may have just been restored from its changelog).
+    dedup_store = DerivedIndexStore(dedup_index)
     # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
     quote_speakers = app.Table("quote-speakers", default=None, partitions=tables["quote-speakers"])
 
@@ -279,23 +282,31 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         last_sweep = 0.0
         async for event in events_to_settle(stream):
             async with publisher.settling(stream, [event], "dedup"):
+                if state["rebuild_dedup_index"]:
+                    _rebuild_dedup_index()
                 now = time.time()
                 if now - last_sweep > 60:  # expiry runs here: table writes belong to this partition's agent
-                    expired = expire(dedup_index, now, retention_s=limits.retention_s)
+                    expired = expire(dedup_store, now, retention_s=limits.retention_s)
                     last_sweep = now
                     if expired:
                         log.info("dedup.expired", articles=expired)
                 if event.message.key == FORGET_KEY:
                     uri = event.value.decode()
-                    forget(dedup_index, uri)
+                    forget(dedup_store, uri)
                     await publisher.send(nlp_topic, event.value, orjson.dumps({"retract": uri}))
                 else:
                     await _check_duplicate(publisher, event)
             yield None
 
+    def _rebuild_dedup_index() -> None:
+        started = time.perf_counter()
+        articles = dedup_store.rebuild()
+        state["rebuild_dedup_index"] = False
+        log.info("dedup.index_rebuilt", articles=articles, seconds=round(time.perf_counter() - started, 3))
+
     async def _check_duplicate(publisher: Publisher, event: Any) -> None:
         try:
-            envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_index, limits)
+            envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_store, limits)
         except Exception as exc:
             await publisher.dead(dead_letter(internal_error(exc, Stage.DEDUP), _source(event)))
             return
@@ -379,6 +390,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def _assigned(app_: faust.App, assigned: Any, **_: Any) -> None:
         state["assigned"] = True
+        state["rebuild_dedup_index"] = True
         metrics.REBALANCES.inc()
         metrics.READY.set(1 if state["enricher"] is not None else 0)
         log.info("worker.partitions_assigned", count=len(assigned))

@@ -16,6 +16,7 @@ from pipeline.models import CleanArticle
 from pipeline.stages.dedup import (
     MAX_BUCKET,
     DedupKey,
+    DerivedIndexStore,
     dedup,
     dedup_key,
     expire,
@@ -312,3 +313,71 @@ def test_forgetting_an_unknown_uri_changes_nothing() -> None:
     before = json.dumps(store, sort_keys=True)
     assert not forget(store, "u:never-seen")
     assert json.dumps(store, sort_keys=True) == before
+
+
+class _CountingStore(dict[str, Any]):
+    """A dict that counts writes and deletes: what a changelog-backed table would send."""
+
+    writes = 0
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes += 1
+        super().__delitem__(key)
+
+
+def _stream(n: int) -> list[CleanArticle]:
+    """Unique stories, exact copies and one-sentence edits of earlier ones, mixed."""
+    out = []
+    for i in range(n):
+        if i % 5 == 3:
+            out.append(_article(f"copy:{i}", _text(500 + i - 3, 300)))
+        elif i % 5 == 4:
+            out.append(_article(f"edit:{i}", _text(500 + i - 4, 300) + f" w{i} w{i + 7} w{i + 9}"))
+        else:
+            out.append(_article(f"u:{i}", _text(500 + i, 300)))
+    return out
+
+
+def test_the_derived_index_store_writes_two_durable_entries_per_article_and_gives_the_same_verdicts() -> None:
+    plain: dict[str, Any] = {}
+    durable = _CountingStore()
+    derived = DerivedIndexStore(durable)
+    articles = _stream(60)
+    for i, article in enumerate(articles):
+        key = dedup_key(article)
+        assert dedup(derived, key, now=T0 + i) == dedup(plain, key, now=T0 + i)
+    unique_or_near = sum(1 for k in durable if k.startswith("doc:"))
+    assert durable.writes <= 2 * unique_or_near  # a doc and at most one fingerprint entry each
+    assert not any(k.startswith(("b:", "exp:")) for k in durable)
+
+
+def test_after_a_restore_the_rebuilt_index_finds_the_same_duplicates_and_expires_the_same_articles() -> None:
+    durable: dict[str, Any] = {}
+    articles = _stream(40)
+    live = DerivedIndexStore(durable)
+    plain: dict[str, Any] = {}
+    for i, article in enumerate(articles[:30]):
+        key = dedup_key(article)
+        dedup(live, key, now=T0 + i * 30)
+        dedup(plain, key, now=T0 + i * 30)
+    restored = DerivedIndexStore(dict(durable))  # another worker, after the table's changelog is replayed
+    assert restored.rebuild() == sum(1 for k in durable if k.startswith("doc:"))
+    assert restored.derived == {k: v for k, v in plain.items() if k.startswith(("b:", "exp:"))}
+    for i, article in enumerate(articles[30:], start=30):
+        key = dedup_key(article)
+        assert dedup(restored, key, now=T0 + i * 30) == dedup(plain, key, now=T0 + i * 30)
+    later = T0 + 40 * 30 + 7 * DAY - 600
+    assert expire(restored, later, retention_s=7 * DAY) == expire(plain, later, retention_s=7 * DAY) > 0
+
+
+def test_rebuild_drops_index_entries_an_older_version_kept_durable() -> None:
+    durable: dict[str, Any] = {}
+    dedup(durable, dedup_key(_article("u:1", _text(21))), now=T0)  # the old layout: all of it durable
+    store = DerivedIndexStore(durable)
+    assert store.rebuild() == 1
+    assert set(durable) == {k for k in durable if k.startswith(("doc:", "fp:"))}
+    assert any(k.startswith("b:") for k in store.derived)
