@@ -148,23 +148,15 @@ def mention_span(doc: Doc, head: Token) -> tuple[int, int]:
     return doc[first].idx, doc[last].idx + len(doc[last].text)
 
 
-def doc_text(doc: Doc) -> str:
-    """``doc.text``, joined once per doc: spaCy rebuilds it from every token on each access, which was
-    most of the quote stage's time (about ten accesses per article)."""
-    text = doc.user_data.get("wirepipe.text")
-    if text is None:
-        text = doc.user_data["wirepipe.text"] = doc.text
-    return str(text)
-
-
 def _canonical(entities: list[Entity], start: int, end: int) -> Entity | None:
     return entity_for_span(entities, start, end, labels=_SPEAKER_LABELS)
 
 
-def speaker_for(doc: Doc, head: Token, entities: list[Entity], previous: list[Speaker]) -> Speaker:
-    """The speaker whose mention is headed by ``head``; a pronoun resolves to an earlier named speaker."""
+def speaker_for(doc: Doc, body: str, head: Token, entities: list[Entity], previous: list[Speaker]) -> Speaker:
+    """The speaker whose mention is headed by ``head``; a pronoun resolves to an earlier named speaker.
+    ``body`` is ``doc.text``, which spaCy would rebuild from every token on each access."""
     start, end = mention_span(doc, head)
-    text = doc_text(doc)[start:end]
+    text = body[start:end]
     lower = head.lower_
     if head.pos_ == "PRON" or lower in PERSON_PRONOUNS:
         resolved = resolve_pronoun(doc, head, entities, previous)

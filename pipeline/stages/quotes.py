@@ -21,7 +21,6 @@ from pipeline.stages._quote_marks import Stretch, pair_marks
 from pipeline.stages._quote_speakers import (
     Speaker,
     according_to_source,
-    doc_text,
     nearest_nominal,
     speaker_for,
     subject_of,
@@ -145,10 +144,12 @@ class _Found:
 
 
 class _Text:
-    """Character and token geometry of one body: paragraphs, quoted stretches, token lookup."""
+    """Character and token geometry of one body: its text (``doc.text``, joined once: spaCy rebuilds
+    it from every token on each access), paragraphs, quoted stretches, token lookup."""
 
-    def __init__(self, doc: Doc, paragraphs: list[Paragraph], stretches: list[Stretch]) -> None:
+    def __init__(self, doc: Doc, text: str, paragraphs: list[Paragraph], stretches: list[Stretch]) -> None:
         self.doc = doc
+        self.text = text
         self.paragraphs = paragraphs
         self.starts = [t.idx for t in doc]
         self.stretches = stretches
@@ -300,12 +301,9 @@ def _direct_or_mixed(
     if found is not None and found.named:
         first = next((t for t in doc[found.chunk[1] + 1 :] if not t.is_space), doc[found.chunk[1]])
         return "mixed", min(start, first.idx), end
-    if (
-        doc_text(doc)[stretch.pieces[-1][0] : stretch.pieces[-1][1]].rstrip(_MARKS_AND_SPACE)[-1:]
-        in _TERMINATORS
-    ):
+    if tx.text[stretch.pieces[-1][0] : stretch.pieces[-1][1]].rstrip(_MARKS_AND_SPACE)[-1:] in _TERMINATORS:
         following = (0, 0)  # the quote ended its sentence: what follows is the next sentence
-    if found is not None and not after and _introduced(doc_text(doc), stretch):
+    if found is not None and not after and _introduced(tx.text, stretch):
         # 'said, “We ...”' or 'replied: “We ...”': a whole quote, whatever the sentence goes on to say
         return "direct", start, end
     if found is None:
@@ -324,9 +322,8 @@ def _direct_or_mixed(
 
 def _attribute(tx: _Text, index: int) -> tuple[_Attribution | None, bool]:
     """The attribution of stretch ``index`` and whether it follows the quote."""
-    doc = tx.doc
     stretch = tx.stretches[index]
-    text = doc_text(doc)[stretch.pieces[0][0] : stretch.pieces[-1][1]].rstrip()
+    text = tx.text[stretch.pieces[0][0] : stretch.pieces[-1][1]].rstrip()
     ends_sentence = text.endswith(".") or stretch.close_end is None
     after_frame, before_frame = tx.after_frame(index), tx.before_frame(index)
     if not ends_sentence:
@@ -353,7 +350,7 @@ def _colon_paragraph_attribution(tx: _Text, index: int) -> _Attribution | None:
         return None
     doc = tx.doc
     para, previous = tx.paragraphs[stretch.paragraph], tx.paragraphs[stretch.paragraph - 1]
-    if doc_text(doc)[para.start : stretch.open_mark].strip() or not doc_text(doc)[
+    if tx.text[para.start : stretch.open_mark].strip() or not tx.text[
         previous.start : previous.end
     ].rstrip().endswith(":"):
         return None
@@ -379,7 +376,7 @@ def _dash_line_attribution(tx: _Text, index: int) -> _Attribution | None:
         return None
     doc = tx.doc
     para = tx.paragraphs[stretch.last_paragraph]
-    if doc_text(doc)[stretch.close_end : para.end].strip(" .\t"):
+    if tx.text[stretch.close_end : para.end].strip(" .\t"):
         return None
     line = tx.paragraphs[following]
     first, last = tx.tokens_in(line.start, line.end)
@@ -455,7 +452,7 @@ def _stretch_quotes(tx: _Text) -> list[_Found]:
                 and previous is not None
                 and previous.kind == "direct"
                 and previous.paragraph_end == stretch.paragraph - 1
-                and not doc_text(doc)[previous.spans[-1][1] : stretch.pieces[0][0]].strip(_MARKS_AND_SPACE)
+                and not tx.text[previous.spans[-1][1] : stretch.pieces[0][0]].strip(_MARKS_AND_SPACE)
             ):
                 # a new paragraph that only goes on quoting continues the quote before it
                 previous.spans.extend(stretch.pieces)
@@ -633,13 +630,15 @@ def _trim_tokens(doc: Doc, first: int, last: int) -> tuple[int, int] | None:
     return first, last
 
 
-def _resolve(doc: Doc, items: list[_Found], entities: list[Entity]) -> None:
+def _resolve(tx: _Text, items: list[_Found], entities: list[Entity]) -> None:
     """Speakers in text order, so a pronoun or an unattributed quote can lean on earlier speakers."""
+    doc, text = tx.doc, tx.text
     previous: list[Speaker] = []
     last_by_paragraph: dict[int, Speaker] = {}
     for item in sorted(items, key=lambda f: f.position):
         if item.subject is not None:
-            item.speaker = _earlier_role(doc, speaker_for(doc, item.subject, entities, previous), previous)
+            speaker = speaker_for(doc, text, item.subject, entities, previous)
+            item.speaker = _earlier_role(doc, text, speaker, previous)
             previous.append(item.speaker)
             last_by_paragraph[item.paragraph] = item.speaker
         elif item.cue is None:
@@ -649,10 +648,10 @@ def _resolve(doc: Doc, items: list[_Found], entities: list[Entity]) -> None:
                 last_by_paragraph[item.paragraph] = item.speaker
 
 
-def _earlier_role(doc: Doc, speaker: Speaker, previous: list[Speaker]) -> Speaker:
+def _earlier_role(doc: Doc, text: str, speaker: Speaker, previous: list[Speaker]) -> Speaker:
     """ "the official" after "a senior US defense official" said something is that official."""
     head = doc[speaker.head]
-    written = doc_text(doc)[speaker.start : speaker.end].lower().split()
+    written = text[speaker.start : speaker.end].lower().split()
     if speaker.entity_id is not None or head.pos_ != "NOUN" or written[:1] != ["the"]:
         return speaker
     for earlier in reversed(previous):
@@ -675,16 +674,16 @@ def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
     body offset. A direct quote has one span per paragraph it runs through, and one per part when its
     attribution splits it. Pure: reads its arguments, returns new records.
     """
-    text = doc_text(doc)
+    text = doc.text
     if not text.strip() or len(doc) == 0:
         return []
     paras = [p for p in paragraphs if 0 <= p.start < p.end <= len(text)]
     paras = paras or [Paragraph(start=0, end=len(text))]
-    tx = _Text(doc, paras, pair_marks(text, paras))
+    tx = _Text(doc, text, paras, pair_marks(text, paras))
     quoted = _stretch_quotes(tx)
     used = {q.cue.i for q in quoted if q.cue is not None}
     items = quoted + _reported(tx, used)
-    _resolve(doc, items, entities)
+    _resolve(tx, items, entities)
     quotes = []
     for item in sorted(items, key=lambda f: f.position):
         speaker = item.speaker
