@@ -190,8 +190,9 @@ def _source(event: Any) -> Source:
     )
 
 
-def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.App:
-    """Build the Faust app. ``enricher`` may be passed in (tests); otherwise the model loads here."""
+def create_app(settings: Settings, enricher: Enricher) -> faust.App:
+    """Build the Faust app around a loaded model (the worker command loads it first, so a bad model
+    stops the worker before it joins the group)."""
     app = WirepipeApp(
         settings.app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
@@ -221,7 +222,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         consumer_max_fetch_size=settings.topic_max_message_bytes,
     )
     limits = limits_from(settings)
-    state: dict[str, Any] = {"enricher": enricher, "assigned": False, "rebuild_dedup_index": True}
+    state: dict[str, Any] = {"assigned": False, "rebuild_dedup_index": True}
 
     raw_topic = app.topic(settings.topic_raw, partitions=settings.partitions)
     # Envelopes carry the original bytes (for dead letters after ingest): same size limit as raw.
@@ -246,12 +247,6 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
     dedup_store = DerivedIndexStore(dedup_index)
     # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
     quote_speakers = app.Table("quote-speakers", default=None, partitions=tables["quote-speakers"])
-
-    def get_enricher() -> Enricher:
-        if state["enricher"] is None:
-            state["enricher"] = Enricher(settings.spacy_model, batch_size=settings.batch_size)
-        enricher_: Enricher = state["enricher"]
-        return enricher_
 
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
@@ -343,9 +338,7 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         metrics.BATCH_SIZE.observe(len(envelopes))
         try:
             # spaCy is CPU-bound: run it off the event loop so heartbeats and commits go on.
-            outcomes = await asyncio.get_running_loop().run_in_executor(
-                None, finish, envelopes, get_enricher()
-            )
+            outcomes = await asyncio.get_running_loop().run_in_executor(None, finish, envelopes, enricher)
         except Exception as exc:
             outcomes = [
                 dead_letter(internal_error(exc, Stage.ENTITIES), e.source(), e.article.uri) for e in envelopes
@@ -392,20 +385,8 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
         state["assigned"] = True
         state["rebuild_dedup_index"] = True
         metrics.REBALANCES.inc()
-        metrics.READY.set(1 if state["enricher"] is not None else 0)
+        metrics.READY.set(1)  # the model is loaded before the app starts
         log.info("worker.partitions_assigned", count=len(assigned))
-
-    @app.task  # type: ignore[untyped-decorator]
-    async def _load_model() -> None:
-        if state["enricher"] is None:  # the worker command loads it before the app starts
-            started = time.perf_counter()
-            await asyncio.get_running_loop().run_in_executor(None, get_enricher)
-            log.info(
-                "worker.model_loaded",
-                model=settings.spacy_model,
-                seconds=round(time.perf_counter() - started, 2),
-            )
-        metrics.READY.set(1 if state["assigned"] else 0)
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def _table_sizes() -> None:
@@ -447,10 +428,9 @@ def create_app(settings: Settings, enricher: Enricher | None = None) -> faust.Ap
 
     @app.page("/ready")
     async def _ready(web: Any, request: Any) -> Any:
-        ready = state["enricher"] is not None and state["assigned"]
         return aiohttp_web.json_response(
-            {"model_loaded": state["enricher"] is not None, "partitions_assigned": state["assigned"]},
-            status=200 if ready else 503,
+            {"model_loaded": True, "partitions_assigned": state["assigned"]},
+            status=200 if state["assigned"] else 503,
         )
 
     @app.page("/metrics")

@@ -417,11 +417,15 @@ class DerivedIndexStore(MutableMapping[str, Any]):
     def rebuild(self) -> int:
         """Derive the buckets and the expiry index again from the durable articles, oldest first (the
         order they were indexed in, so full buckets keep the same newest handles); returns how many."""
-        docs = sorted(
-            (int(doc["t"]), key[4:], doc) for key, doc in self.durable.items() if key.startswith("doc:")
-        )
-        for key in [k for k in self.durable if k.startswith(self._DERIVED)]:
-            del self.durable[key]  # written by versions that kept the whole index durable
+        docs, stale = [], []
+        for key, value in self.durable.items():  # one pass over the table
+            if key.startswith("doc:"):
+                docs.append((int(value["t"]), key[4:], value))
+            elif key.startswith(self._DERIVED):
+                stale.append(key)  # written by versions that kept the whole index durable
+        for key in stale:
+            del self.durable[key]
+        docs.sort()
         self.derived.clear()
         for t, h, doc in docs:
             bands_hex: str = doc["b"]
