@@ -19,8 +19,8 @@ import psutil
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from pipeline.kafka_config import kafka_python_options
 from pipeline.settings import Settings
+from pipeline.stream.kafka_config import kafka_python_options
 
 MAX_BYTES = 16_777_216  # the topics' max.message.bytes (settings.topic_max_message_bytes)
 

@@ -49,7 +49,7 @@ from bench.measure import (  # noqa: E402
     produce,
     wait_group_stable,
 )
-from pipeline.broker import LocalBroker  # noqa: E402
+from pipeline.localkafka.broker import LocalBroker  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from pipeline.stages.clean import clean  # noqa: E402
 from pipeline.stages.entities import load_nlp  # noqa: E402
@@ -534,7 +534,7 @@ def broker(sampler: Sampler) -> Iterator[tuple[str, str]]:
     with LocalBroker() as local:
         if local.pid is not None:
             sampler.watch("broker", local.pid)
-        yield local.bootstrap, f"local broker (pipeline.broker.LocalBroker, Kafka {local.kafka_version})"
+        yield local.bootstrap, f"local broker (LocalBroker, Kafka {local.kafka_version})"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

@@ -71,9 +71,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
         tune_malloc()  # before the model and the executor thread allocate anything
     import faust  # noqa: PLC0415
 
-    from pipeline.app import create_app  # noqa: PLC0415 - faust imports are slow; only the worker needs them
-    from pipeline.kafka_config import ensure_topics  # noqa: PLC0415
     from pipeline.process import Enricher  # noqa: PLC0415
+    from pipeline.stream.app import create_app  # noqa: PLC0415 - faust imports are slow; only the worker needs them
+    from pipeline.stream.kafka_config import ensure_topics  # noqa: PLC0415
 
     log = get_logger()
     started = time.perf_counter()
@@ -99,7 +99,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from kafka import KafkaProducer  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
-    from pipeline.kafka_config import ensure_topics, kafka_python_options  # noqa: PLC0415
+    from pipeline.stream.kafka_config import ensure_topics, kafka_python_options  # noqa: PLC0415
 
     log = get_logger()
     ensure_topics(settings)
@@ -137,8 +137,8 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.app import limits_from  # noqa: PLC0415
     from pipeline.process import Enricher, OfflinePipeline  # noqa: PLC0415
+    from pipeline.stream.app import limits_from  # noqa: PLC0415
 
     log = get_logger()
     started = time.perf_counter()
@@ -172,7 +172,7 @@ def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
     from kafka import KafkaConsumer  # noqa: PLC0415
 
-    from pipeline.kafka_config import check_credentials, kafka_python_options  # noqa: PLC0415
+    from pipeline.stream.kafka_config import check_credentials, kafka_python_options  # noqa: PLC0415
 
     check_credentials(settings)
     topic = {
@@ -230,13 +230,13 @@ def render(value: bytes | None, *, as_json: bool = False) -> str:
 
 
 def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.broker import run_foreground  # noqa: PLC0415
+    from pipeline.localkafka.broker import run_foreground  # noqa: PLC0415
 
     return run_foreground(port=args.port)
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.kafka_config import ensure_topics  # noqa: PLC0415
+    from pipeline.stream.kafka_config import ensure_topics  # noqa: PLC0415
 
     created = ensure_topics(settings)
     get_logger().info("topics.ensured", created=created)
@@ -244,7 +244,7 @@ def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_replay(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.replay import Selection, replay  # noqa: PLC0415
+    from pipeline.stream.replay import Selection, replay  # noqa: PLC0415
 
     selection = Selection(
         codes=frozenset(args.code or ()),

@@ -39,7 +39,7 @@ def main() -> int:
     with ExitStack() as stack:
         env = dict(os.environ)
         if not env.get("WIREPIPE_KAFKA_BOOTSTRAP"):
-            from pipeline.broker import LocalBroker  # noqa: PLC0415
+            from pipeline.localkafka.broker import LocalBroker  # noqa: PLC0415
 
             print("starting the local Kafka broker (first run downloads its jars with mvn)...", flush=True)
             broker = stack.enter_context(LocalBroker())

@@ -3,7 +3,7 @@
 ``kafka_bootstrap()`` tries, in order:
 1. ``WIREPIPE_KAFKA_BOOTSTRAP`` (any real cluster, e.g. ``docker compose up`` or a CI service);
 2. the official ``apache/kafka`` image through testcontainers, when a Docker engine answers;
-3. ``pipeline.broker.LocalBroker``: a real Kafka JVM from Maven Central jars (needs java 17+ and mvn).
+3. ``pipeline.localkafka.broker.LocalBroker``: a real Kafka JVM from Maven Central jars (java 17+, mvn).
 
 tests/conftest.py needs only (the fixture keeps the name the integration tests ask for)::
 
@@ -28,7 +28,7 @@ from typing import Any, NamedTuple
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from pipeline.broker import LocalBroker, free_port
+from pipeline.localkafka.broker import LocalBroker, free_port
 
 ENV_BOOTSTRAP = "WIREPIPE_KAFKA_BOOTSTRAP"
 KAFKA_IMAGE = "apache/kafka:4.4.0"  # same version as deploy/kafka/pom.xml

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import QUICK_START_JVM_ARGS, LocalBroker
+from pipeline.localkafka.broker import QUICK_START_JVM_ARGS, LocalBroker
 from tests.faults._support import (
     Watch,
     article_stream,

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.replay import Selection
+from pipeline.stream.replay import Selection
 from schemas.records import DeadLetter
 from tests.brokers import consume_all
 from tests.faults._support import corpus

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import QUICK_START_JVM_ARGS, LocalBroker
+from pipeline.localkafka.broker import QUICK_START_JVM_ARGS, LocalBroker
 from pipeline.process import Limits, Source, ingest
 from pipeline.settings import Settings
 from tests.brokers import consume_all

@@ -12,8 +12,8 @@ import os
 from collections.abc import AsyncIterator
 from typing import Any
 
-from pipeline import faust_acks
-from pipeline.faust_acks import WirepipeApp, settling
+from pipeline.stream import acks as faust_acks
+from pipeline.stream.acks import WirepipeApp, settling
 
 faust_acks.STALL_S = 5.0
 faust_acks.WATCH_EVERY_S = 1.0

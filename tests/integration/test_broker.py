@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from pipeline.broker import QUICK_START_JVM_ARGS, LocalBroker
+from pipeline.localkafka.broker import QUICK_START_JVM_ARGS, LocalBroker
 from tests.brokers import consume_all, create_topics, produce, unique_name
 
 pytestmark = pytest.mark.integration

@@ -283,7 +283,7 @@ def _ignored(path: str, patterns: list[str]) -> bool:
     [
         ("pyproject.toml", False),
         ("README.md", False),
-        ("pipeline/app.py", False),
+        ("pipeline/stream/app.py", False),
         ("schemas/records.py", False),
         ("examples/demo.jsonl", False),
         (".git/HEAD", True),

@@ -1,8 +1,8 @@
-"""pipeline.metrics: every series the operations guide names shows up in the rendered text once observed."""
+"""pipeline.stream.metrics: every series the operations guide names shows up once observed."""
 
 from __future__ import annotations
 
-from pipeline import metrics
+from pipeline.stream import metrics
 
 
 def _text() -> str:

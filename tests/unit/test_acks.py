@@ -10,7 +10,7 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from structlog.testing import capture_logs
 
-from pipeline.faust_acks import SafeAckConsumer, WirepipeApp, skip_finished
+from pipeline.stream.acks import SafeAckConsumer, WirepipeApp, skip_finished
 
 TOPIC = TP("raw", 0)
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pipeline.kafka_config import check_credentials, kafka_python_options
 from pipeline.logs import get_logger
 from pipeline.settings import Settings
+from pipeline.stream.kafka_config import check_credentials, kafka_python_options
 from schemas.records import DeadLetter
 
 REPLAY_HEADER = "wirepipe-replayed-from"

@@ -28,7 +28,7 @@ from typing import IO, Self
 
 import structlog
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY_DIR = REPO_ROOT / "deploy" / "kafka"
 DEFAULT_HOME = REPO_ROOT / ".wirepipe" / "kafka"
 DEFAULT_POM = DEPLOY_DIR / "pom.xml"
