@@ -2,8 +2,13 @@
 
 ``kafka_bootstrap()`` tries, in order:
 1. ``WIREPIPE_KAFKA_BOOTSTRAP`` (any real cluster, e.g. ``docker compose up`` or a CI service);
-2. the official ``apache/kafka`` image through testcontainers, when a Docker engine answers;
+2. the ``apache/kafka`` image through testcontainers, when a Docker engine answers (Podman's Docker API
+   counts: ``eval "$(deploy/containers.sh env)"`` points ``DOCKER_HOST`` at it; where no registry answers,
+   ``make containers`` builds the image as a local stand-in, docs/containers.md);
 3. ``pipeline.localkafka.broker.LocalBroker``: a real Kafka JVM from Maven Central jars (java 17+, mvn).
+
+``WIREPIPE_TEST_BROKER=container`` (or ``local``) insists on 2 (or 3) instead of falling back, so a run meant
+to test the container path fails when there is no engine rather than quietly using the local broker.
 
 tests/conftest.py needs only (the fixture keeps the name the integration tests ask for)::
 
@@ -31,6 +36,7 @@ from kafka.admin import KafkaAdminClient
 from pipeline.localkafka.broker import LocalBroker, free_port
 
 ENV_BOOTSTRAP = "WIREPIPE_KAFKA_BOOTSTRAP"
+ENV_CHOICE = "WIREPIPE_TEST_BROKER"  # auto (default), container or local
 KAFKA_IMAGE = "apache/kafka:4.4.0"  # same version as deploy/kafka/pom.xml
 
 log = logging.getLogger(__name__)
@@ -51,7 +57,16 @@ def kafka_bootstrap() -> Iterator[str]:
         log.info("kafka: using %s=%s", ENV_BOOTSTRAP, configured)
         yield configured
         return
-    if _docker_available():
+    choice = os.environ.get(ENV_CHOICE, "auto").strip() or "auto"
+    if choice not in {"auto", "container", "local"}:
+        raise ValueError(f"{ENV_CHOICE}={choice!r}: use auto, container or local")
+    if choice == "container" or (choice == "auto" and _docker_available()):
+        if not _docker_available():
+            raise RuntimeError(
+                f"{ENV_CHOICE}=container but no Docker engine answers at "
+                f"DOCKER_HOST={os.environ.get('DOCKER_HOST', '(unset)')}: run `make containers` and "
+                '`eval "$(deploy/containers.sh env)"`'
+            )
         with _kafka_container() as servers:
             yield servers
         return
