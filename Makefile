@@ -3,19 +3,36 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/dev.txt
+# uv installs the lock (hash-checked, in parallel); pip installs uv itself.
+UV_VERSION := 0.13.8
+UV     := $(BIN)/uv
 EVAL_DIR   ?= ../shared/eval
 EVAL_SPLIT ?= dev
 export EVAL_DIR EVAL_SPLIT
 
-.PHONY: install run test lint typecheck unit integration eval bench schema broker clean
+.PHONY: install lock run test lint typecheck unit integration eval bench schema broker clean \
+	containers image compose-test runtime-check
 
+## The locked versions (requirements/dev.txt: runtime, dev and eval extras), then the project itself.
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,eval]'
+	@test -x $(UV) || $(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
+
+## Regenerate the locks from pyproject.toml (after changing a dependency; tests/unit/test_lock.py says when).
+## runtime.txt is what the image installs; dev.txt adds the dev and eval extras at the same versions.
+lock:
+	@test -x $(UV) || $(MAKE) install
+	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" -o requirements/runtime.txt
+	$(UV) pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
+		--custom-compile-command "make lock" --extra dev --extra eval -c requirements/runtime.txt \
+		-o requirements/dev.txt
 
 ## The main job on the local broker: broker, worker, demo articles flowing, then a clean stop.
 run: install
@@ -26,7 +43,7 @@ test: install lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
-	$(BIN)/ruff check pipeline schemas tests eval examples bench
+	$(BIN)/ruff check pipeline schemas tests eval examples bench deploy
 
 typecheck: install
 	$(BIN)/mypy pipeline schemas
@@ -51,6 +68,23 @@ schema: install
 ## A local single-node Kafka in the foreground (jars from Maven Central on first use).
 broker: install
 	$(BIN)/wirepipe broker
+
+## A container engine (Podman with its Docker API where no Docker engine answers), Docker Compose, and every
+## image docker-compose.yml names: pulled, or built as local stand-ins (docs/containers.md). Idempotent.
+containers:
+	deploy/containers.sh setup
+
+## The worker image, wirepipe:local, from deploy/Dockerfile.
+image: containers
+	deploy/containers.sh image
+
+## The compose stack end to end (tests/containers): three workers, a kill, a scale-down, Prometheus, down -v.
+compose-test: install image
+	eval "$$(deploy/containers.sh env)" && $(BIN)/python -m pytest tests/containers $(PYTEST_ARGS)
+
+## The package as the image installs it (runtime lock, no dev/eval extras) in a fresh venv: enrich, a worker.
+runtime-check: install
+	deploy/runtime_check.sh
 
 clean:
 	rm -rf .wirepipe eval/results bench/results .pytest_cache .mypy_cache .ruff_cache
