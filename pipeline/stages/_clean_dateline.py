@@ -2,8 +2,9 @@
 
 Wire convention: the place opens in capitals, optional qualifiers follow after commas (state, country,
 region), then an optional date and an optional agency in brackets, then a dash. A bare "(Reuters) —"
-with no place also counts. The dash must be followed by the start of running text: a shouted rest
-("SOCCER - JAPAN GET LUCKY WIN") is a headline with a topic slug, not a dated story. A dateline may also
+with no place also counts. The dash must be followed by the start of the story; before a rest in
+capitals the dateline needs a date or an agency ("SOCCER - JAPAN GET LUCKY WIN" is a headline with a
+topic slug, "BUENOS AIRES, APR 9 - ABOUT 3,314 HEAD OF CATTLE" an all-capitals story). A dateline may also
 stand on a line of its own when it carries a date ("LONDON 1996-08-30", "VENICE , Italy 1996-08-31").
 Tokenised text puts a space before commas, so a comma may follow white space anywhere.
 """
@@ -70,9 +71,14 @@ def split_dateline(paragraph: str) -> tuple[Dateline, str] | None:
     if m is None or len(m.group("text")) > _MAX_DATELINE_CHARS:
         return None
     rest = paragraph[m.end() :].strip()
-    if not rest or not any(c.islower() for c in rest):
+    if not rest:
         return None
-    return _dateline(m), rest
+    dateline = _dateline(m)
+    # Before a rest in capitals, a bare capitalised word and a dash is a topic slug of a shouted title
+    # ("SOCCER - JAPAN GET LUCKY WIN"); an all-capitals story still has a dated or credited dateline.
+    if not any(c.islower() for c in rest) and dateline.date is None and dateline.agency is None:
+        return None
+    return dateline, rest
 
 
 def _dateline(m: re.Match[str]) -> Dateline:

@@ -89,9 +89,9 @@ def _is_short(text: str) -> bool:
     return size(text) <= 12 and not is_sentence(text)
 
 
-def furniture_reason(text: str, *, mostly_lower: bool, in_head: bool = False) -> str | None:
+def furniture_reason(text: str, *, in_head: bool = False) -> str | None:
     """Why ``text`` is furniture, or None: labels, captions, photo credits, read-time stamps, bare URLs, promo
-    sentences in short paragraphs, shouted promo lines, agency sign-offs; and date stamps ``in_head`` (the
+    sentences in short paragraphs, agency sign-offs; and date stamps ``in_head`` (the
     zone before the story: further down, a line of dates is a timeline or a schedule)."""
     ph = _phrases()
     key = _key(text)
@@ -113,16 +113,9 @@ def furniture_reason(text: str, *, mostly_lower: bool, in_head: bool = False) ->
         return "date stamp"
     if n_words <= 30 and any(p in low for p in ph.promo_phrases):
         return "promotion"
-    # A long all-capitals line inside mixed-case text is a promo or a related headline; short ones are
-    # subheads ("US FALLS") and stay, and so do capitalised table rows (they carry figures).
-    if mostly_lower and n_words >= 6 and is_shouted(text):
-        return "shouted line"
+    # A line in capitals inside mixed-case text is not cut: measured on two page benchmarks and the wire
+    # corpus, such lines were mostly section heads and table titles (eval/clean_cv.py).
     return None
-
-
-def is_shouted(text: str) -> bool:
-    """All capitals and no figures: upper-case letters and no lower-case letters or digits."""
-    return in_capitals(text) and not any(c.isdigit() for c in text)
 
 
 def in_capitals(text: str) -> bool:
@@ -159,18 +152,12 @@ class Sorted:
     fates: list[str | None] = field(default_factory=list)
     byline: str | None = None
 
-    def kept_of(self, paragraphs: list[str]) -> list[str]:
-        """The paragraphs whose fate is None."""
-        return [p for p, fate in zip(paragraphs, self.fates, strict=True) if fate is None]
-
 
 def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str | None) -> Sorted:
     """Sort out furniture paragraphs: the fate of each, and a byline found in the text, if any."""
     out = Sorted(fates=[None] * len(paragraphs), byline=byline)
     if not paragraphs:
         return out
-    letters = "".join(paragraphs)
-    mostly_lower = sum(c.islower() for c in letters) > sum(c.isupper() for c in letters)
     headline_key = _key(headline) if headline else ""
 
     # Head zone: what comes before the first story paragraph (or the first dated one). Without any story
@@ -191,7 +178,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
         if found:
             out.fates[i] = "second byline"
             continue
-        reason = furniture_reason(para, mostly_lower=mostly_lower, in_head=True)
+        reason = furniture_reason(para, in_head=True)
         if reason is not None:
             out.fates[i] = reason
             continue
@@ -231,7 +218,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
         if headline_key and n < 3 and _key(para) == headline_key:
             out.fates[i] = HEADLINE
             continue
-        reason = furniture_reason(para, mostly_lower=mostly_lower)
+        reason = furniture_reason(para)
         if reason is not None:
             out.fates[i] = reason
             continue

@@ -44,13 +44,13 @@ def _hard_wrapped(lines: list[str]) -> bool:
 _SHORT_LINE = 0.6
 
 
-def _ends_paragraph(line: str, following: str, width: int) -> bool:
-    """A short line, or a line in capitals (a title), ends its paragraph unless the next line carries on
-    its sentence (starts lower-case)."""
+def _ends_paragraph(line: str, following: str, width: int, mixed_case: bool) -> bool:
+    """A short line, or a line in capitals in mixed-case text (a title), ends its paragraph unless the next
+    line carries on its sentence (starts lower-case)."""
     text, nxt = line.strip(), following.strip()
     if not nxt or nxt[0].islower():
         return False
-    shouted = any(c.isupper() for c in text) and not any(c.islower() for c in text)
+    shouted = mixed_case and any(c.isupper() for c in text) and not any(c.islower() for c in text)
     return len(text) < _SHORT_LINE * width or shouted
 
 
@@ -67,6 +67,8 @@ def text_paragraphs(text: str) -> list[str]:
             out.extend(line for line in lines if line.strip())
             continue
         width = max(len(line.strip()) for line in lines)
+        # In text all in capitals a capitals line is no title; only short lines end paragraphs there.
+        mixed_case = any(c.islower() for c in block)
         current: list[str] = []
         for i, line in enumerate(lines):
             if _INDENT.match(line) and current:
@@ -74,7 +76,7 @@ def text_paragraphs(text: str) -> list[str]:
                 current = []
             if line.strip():
                 current.append(line.strip())
-            if current and i + 1 < len(lines) and _ends_paragraph(line, lines[i + 1], width):
+            if current and i + 1 < len(lines) and _ends_paragraph(line, lines[i + 1], width, mixed_case):
                 out.append(" ".join(current))
                 current = []
         if current:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
@@ -29,7 +30,7 @@ from pipeline.stages._clean_furniture import (
     size,
 )
 from pipeline.stages._clean_html import fragment_paragraphs, is_whole_page, max_depth, most_attributes
-from pipeline.stages._clean_page import page_paragraphs, page_title
+from pipeline.stages._clean_page import SPARED_ON_PAGES, page_paragraphs, page_title
 from pipeline.stages._clean_text import repair, text_paragraphs
 from schemas.ninjs import RawArticle
 from schemas.records import Dateline, Paragraph, RemovedText
@@ -43,7 +44,7 @@ _LANGID_CONFIDENCE = 0.9
 # A title line is short; a long first paragraph in capitals is an all-capitals story, not its headline.
 _MAX_TITLE_WORDS = 25
 # Fates of a first paragraph that make it the headline of an item that has none.
-_TITLE_FATES = frozenset({HEAD_SHORT_LINE, "shouted line"})
+_TITLE_FATES = frozenset({HEAD_SHORT_LINE})
 
 
 def clean(
@@ -63,13 +64,15 @@ def clean(
     if len(body) > max_body_bytes or len(body.encode("utf-8", "surrogatepass")) > max_body_bytes:
         raise StageError(ErrorCode.E_TOO_LARGE, Stage.CLEAN, f"body over {max_body_bytes} bytes")
 
-    pieces, page_headline = _paragraphs(
+    pieces, page = _paragraphs(
         body, raw.body_kind, raw.url, max_html_depth=max_html_depth, max_html_attributes=max_html_attributes
     )
     if len(pieces) > max_paragraphs:
         message = f"{len(pieces)} paragraphs, over the limit {max_paragraphs}"
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
-    return assemble(raw, pieces, page_headline=page_headline)
+    if page is None:
+        return assemble(raw, pieces)
+    return assemble(raw, pieces, page_headline=page.headline, spare=SPARED_ON_PAGES)
 
 
 def assemble(
@@ -126,10 +129,15 @@ def _strip_wire_slugs(headline: str) -> str:
     return rest
 
 
+@dataclass(frozen=True)
+class _Page:
+    headline: str | None
+
+
 def _paragraphs(
     body: str, kind: str, url: str | None, *, max_html_depth: int, max_html_attributes: int
-) -> tuple[list[str], str | None]:
-    """Raw paragraphs of the body, and a whole web page's own headline."""
+) -> tuple[list[str], _Page | None]:
+    """Raw paragraphs of the body, and for a whole web page, what the page says of itself."""
     if kind != "html":
         return text_paragraphs(body), None
     most = most_attributes(body)
@@ -145,7 +153,7 @@ def _paragraphs(
     if is_whole_page(body):
         found = page_paragraphs(body, url)
         # A page no extractor finds an article in may still be a plain document: fall back to all its text.
-        return found or fragment_paragraphs(body), page_title(body)
+        return found or fragment_paragraphs(body), _Page(page_title(body))
     return fragment_paragraphs(body), None
 
 

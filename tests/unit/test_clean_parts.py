@@ -86,12 +86,23 @@ def test_title_line_ending_like_a_sentence_stays_in_the_body() -> None:
     assert article.dateline is not None and article.dateline.text == "OTTAWA 1996-08-30"
 
 
-def test_capitals_line_with_a_headline_field_goes_to_removed_with_its_reason() -> None:
-    """When the item has a headline, a different shouted line before the story is cut, and listed."""
-    promo = "READ THE FULL COVERAGE OF THE SUMMIT HERE TODAY"
-    article = clean(_text(f"{promo}\n\n{STORY}\n\n{SECOND}", headline="Talks resume"))
+def test_capitals_line_inside_the_story_stays_in_the_body() -> None:
+    """A long capitals line between story paragraphs is body text (a section head or a table title, as
+    measured on two page benchmarks and the wire corpus), not cut as a shouted promo."""
+    head = "FEBRUARY SALES FOR MAJOR U.S. RETAILERS BY STORE GROUP"
+    article = clean(_text(f"{STORY}\n\n{head}\n\n{SECOND}", headline="Retail sales rise"))
+    assert article.headline == "Retail sales rise"
+    assert article.paragraph_texts() == [STORY, head, SECOND]
+    assert article.removed == []
+
+
+def test_short_line_before_the_story_with_a_headline_field_goes_to_removed() -> None:
+    """With a headline given, a short label line before the story is cut, and listed with its reason."""
+    article = clean(_text(f"World news\n\n{STORY}\n\n{SECOND}", headline="Talks resume"))
     assert article.headline == "Talks resume"
-    assert [(r.text, r.reason, r.before_paragraph) for r in article.removed] == [(promo, "shouted line", 0)]
+    assert [(r.text, r.reason, r.before_paragraph) for r in article.removed] == [
+        ("World news", "short line before the story", 0)
+    ]
     assert article.paragraph_texts() == [STORY, SECOND]
 
 
@@ -122,6 +133,24 @@ def test_a_dated_line_of_its_own_is_the_dateline_and_leaves_the_body() -> None:
     assert article.dateline is not None
     assert (article.dateline.place, article.dateline.date) == ("VENICE , Italy", "1996-08-31")
     assert article.body == STORY
+
+
+def test_all_capitals_wire_story_keeps_its_dateline_and_its_wrapped_paragraph() -> None:
+    """An old all-capitals wire: the dated dateline is taken and wrapped lines still join (a capitals line
+    ends a paragraph only in mixed-case text)."""
+    body = (
+        "BUENOS AIRES, APR 9 - ABOUT 3,314 HEAD OF CATTLE WERE\n"
+        "AUCTIONED IN LINIERS CATTLE MARKET, AGAINST 13,952 ON WEDNESDAY\n"
+        "AND 9,217 LAST THURSDAY, TRADE SOURCES SAID.\n"
+        "    MAXIMUM PRICES WERE QUOTED IN AUSTRALES PER KILO."
+    )
+    article = clean(_text(body))
+    assert article.dateline is not None and article.dateline.text == "BUENOS AIRES, APR 9 -"
+    assert article.paragraph_texts() == [
+        "ABOUT 3,314 HEAD OF CATTLE WERE AUCTIONED IN LINIERS CATTLE MARKET, AGAINST 13,952 ON WEDNESDAY "
+        "AND 9,217 LAST THURSDAY, TRADE SOURCES SAID.",
+        "MAXIMUM PRICES WERE QUOTED IN AUSTRALES PER KILO.",
+    ]
 
 
 def test_a_day_and_date_line_is_not_a_dateline() -> None:
