@@ -64,7 +64,7 @@ def test_capitals_title_with_figures_is_a_headline_too() -> None:
 
 
 def test_capitals_line_is_not_taken_for_a_dateline_before_a_dash() -> None:
-    """"SOCCER - JAPAN GET ..." is a topic slug and a shouted title, not the dateline "SOCCER -"."""
+    """ "SOCCER - JAPAN GET ..." is a topic slug and a shouted title, not the dateline "SOCCER -"."""
     article = clean(_text(f"SOCCER - JAPAN GET LUCKY WIN , CHINA IN SURPRISE DEFEAT .\n\n{STORY}"))
     assert article.dateline is None
     assert article.headline == "SOCCER - JAPAN GET LUCKY WIN , CHINA IN SURPRISE DEFEAT ."
@@ -128,7 +128,7 @@ def test_dateline_with_a_space_before_its_comma_and_a_dash_is_recognised() -> No
 
 
 def test_a_dated_line_of_its_own_is_the_dateline_and_leaves_the_body() -> None:
-    """"VENICE , Italy 1996-08-31" on its own line is the dateline; the body starts after it."""
+    """ "VENICE , Italy 1996-08-31" on its own line is the dateline; the body starts after it."""
     article = clean(_text(f"VENICE , Italy 1996-08-31\n{STORY}"))
     assert article.dateline is not None
     assert (article.dateline.place, article.dateline.date) == ("VENICE , Italy", "1996-08-31")
@@ -154,7 +154,7 @@ def test_all_capitals_wire_story_keeps_its_dateline_and_its_wrapped_paragraph() 
 
 
 def test_a_day_and_date_line_is_not_a_dateline() -> None:
-    """"SATURDAY , AUGUST 31" names no place: it stays where it was (a schedule heading in a table)."""
+    """ "SATURDAY , AUGUST 31" names no place: it stays where it was (a schedule heading in a table)."""
     article = clean(_text(f"{STORY}\nSATURDAY , AUGUST 31\nKANSAS CITY AT DETROIT"))
     assert article.dateline is None
     assert "SATURDAY , AUGUST 31" in article.paragraph_texts()

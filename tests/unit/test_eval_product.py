@@ -40,7 +40,7 @@ def test_offsets_of_every_part_map_onto_the_same_words_of_the_labelled_text() ->
 
 
 def test_a_span_across_collapsed_whitespace_maps_to_the_original_span() -> None:
-    """"Japan beat" in the body was "Japan  beat" (two spaces) in the text."""
+    """ "Japan beat" in the body was "Japan  beat" (two spaces) in the text."""
     alignment = Alignment(TEXT, PARTS)
     mapped = alignment.span("body", *_span_of("body", "Japan beat"))
     assert mapped is not None
