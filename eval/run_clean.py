@@ -8,8 +8,9 @@ sends it through ``wirepipe enrich``'s path (``eval/product.py``: decode, versio
 published record; NLP left out, it does not change the text). The gold bodies keep the dateline and
 leave the headline out, so the scored text is the dateline (when one was pulled out) followed by the
 body. All systems are scored with ``$EVAL_DIR/score_clean.py`` (its functions, imported: the WCXB gold is
-gzipped). The stage's extractor outputs are recorded as it runs and feed ``eval/clean_cv.py``: k-fold
-cross-validation of the page rules over both sources, with per-fold figures beside trafilatura's.
+gzipped), and each one's CPU milliseconds per page are recorded. The stage's extractor outputs are kept
+as it runs and feed ``eval/clean_cv.py``: k-fold cross-validation of the page rules over both sources,
+with per-fold figures beside trafilatura's.
 
 Writes ``eval/results/clean.json`` (the zyte figures at the top level as before, WCXB under ``wcxb``,
 the cross-validation under ``cv``) and one prediction file per system and source next to it.
@@ -106,54 +107,62 @@ def figures(sc: Any, pages: list[dict[str, Any]], bodies: dict[str, str | None])
     return result
 
 
+def timed(extract: Extractor, pages: list[dict[str, Any]], cpu: dict[str, float]) -> dict[str, str | None]:
+    """``extract`` on every page, adding each page's CPU milliseconds to ``cpu`` by page id."""
+    out: dict[str, str | None] = {}
+    for page in pages:
+        started = time.process_time()
+        out[page["id"]] = extract(page)
+        cpu[page["id"]] = cpu.get(page["id"], 0.0) + 1000 * (time.process_time() - started)
+    return out
+
+
 def main() -> int:
     pages = clean_cv.load_sources()
     sc = clean_cv.scorer()
     RESULTS.mkdir(parents=True, exist_ok=True)
     candidates: dict[str, dict[str, list[str]]] = {}
     current: list[str] = [""]
-    outputs: dict[str, dict[str, str | None]] = {}
-    seconds: dict[str, float] = {}
     errors: Counter[str] = Counter()
 
-    started = time.perf_counter()
-    stage: dict[str, str | None] = {}
-    with recording(candidates, current):
-        for page in pages:
-            current[0] = page["id"]
-            try:
-                stage[page["id"]] = scored_text(clean(RawArticle.model_validate(record(page))))
-            except StageError as err:
-                errors[str(err.code)] += 1
-                stage[page["id"]] = None
-    seconds["pipeline"] = time.perf_counter() - started
-    outputs["pipeline"] = stage
+    def stage_body(page: dict[str, Any]) -> str | None:
+        current[0] = page["id"]
+        try:
+            return scored_text(clean(RawArticle.model_validate(record(page))))
+        except StageError as err:
+            errors[str(err.code)] += 1
+            return None
 
-    started = time.perf_counter()
+    # CPU ms per page and system: the cost of cleaning one page, comparable across systems in one run.
+    cpu: dict[str, dict[str, float]] = {name: {} for name in ("pipeline", "trafilatura", "readability")}
+    outputs: dict[str, dict[str, str | None]] = {}
+    with recording(candidates, current):
+        outputs["pipeline"] = timed(stage_body, pages, cpu["pipeline"])
+    started = time.process_time()
     published = run_product((record(p) for p in pages), NoNlp())
-    seconds["product"] = time.perf_counter() - started
+    product_cpu_ms = 1000 * (time.process_time() - started) / len(pages)
     outputs["product"] = {p["id"]: scored_page_text(r) for p, r in zip(pages, published, strict=True)}
-    for name, extract in (("trafilatura", trafilatura_body), ("readability", readability_body)):
-        started = time.perf_counter()
-        outputs[name] = {p["id"]: extract(p) for p in pages}
-        seconds[name] = time.perf_counter() - started
+    outputs["trafilatura"] = timed(trafilatura_body, pages, cpu["trafilatura"])
+    outputs["readability"] = timed(readability_body, pages, cpu["readability"])
 
     result: dict[str, Any] = {"split": SPLIT}
     for source in clean_cv.SOURCES:
         mine = [p for p in pages if p["source"] == source]
         if not mine:
             continue
+        ids = {p["id"] for p in mine}
         block: dict[str, Any] = {"pages": len(mine)}
         for name, bodies in outputs.items():
-            ids = {p["id"] for p in mine}
             write_jsonl(
                 RESULTS / f"clean_pred_{source}_{name}.jsonl",
                 [{"id": i, "body": b} for i, b in bodies.items() if i in ids],
                 ensure_ascii=False,
             )
             block[name] = figures(sc, mine, {i: b for i, b in bodies.items() if i in ids})
-            # Seconds are shared out by page count: one pass ran over both sources.
-            block[name]["pages_per_s"] = round(len(pages) / seconds[name], 1)
+            if name in cpu:
+                block[name]["cpu_ms_per_page"] = round(sum(cpu[name][i] for i in ids) / len(ids), 1)
+        # The product ran over both sources in one pass: its CPU is a mean over all pages.
+        block["product"]["cpu_ms_per_page_all_sources"] = round(product_cpu_ms, 1)
         block["pipeline"]["stage_errors"] = dict(errors)
         if source == "zyte":
             result.update(block)
@@ -184,7 +193,15 @@ def main() -> int:
         )
         loss = json.loads((RESULTS / "clean_loss.json").read_text("utf-8"))
         result["corpus"] = {
-            k: loss[k] for k in ("articles", "over_20pct_loss", "mean_loss", "stage_errors", "articles_per_s")
+            k: loss[k]
+            for k in (
+                "articles",
+                "over_20pct_loss",
+                "mean_loss",
+                "stage_errors",
+                "articles_per_s",
+                "clean_cpu_ms_per_article",
+            )
         }
         result["corpus"]["dateline"] = {k: v for k, v in loss["dateline"].items() if k != "misses"}
     (RESULTS / "clean.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
@@ -193,12 +210,13 @@ def main() -> int:
         block = result if source == "zyte" else result.get(source)
         if not block:
             continue
-        print(f"clean {source} ({SPLIT}, {block['pages']} pages)      F1      P      R   acc")
-        for name in outputs:
+        print(f"clean {source} ({SPLIT}, {block['pages']} pages)      F1      P      R   acc  CPU ms/page")
+        for name in ("pipeline", "product", "trafilatura", "readability"):
             f = block[name]
+            ms = f.get("cpu_ms_per_page", f.get("cpu_ms_per_page_all_sources"))
             print(
                 f"  {name:<12} {f['f1']:.4f}±{f['f1_std']:.3f} {f['precision']:.4f} {f['recall']:.4f}"
-                f" {f['accuracy']:.3f}"
+                f" {f['accuracy']:.3f} {ms:>8.1f}"
             )
     if errors:
         print(f"  pipeline stage errors: {dict(errors)}")
