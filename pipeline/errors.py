@@ -32,10 +32,13 @@ class Stage(StrEnum):
 
 
 class StageError(Exception):
-    """An expected failure of one message: it becomes a dead-letter record, never a crash."""
+    """An expected failure of one message: it becomes a dead-letter record, never a crash.
 
-    def __init__(self, code: ErrorCode, stage: Stage, message: str) -> None:
+    ``article_id`` is the uri the message names, when it got far enough to name one."""
+
+    def __init__(self, code: ErrorCode, stage: Stage, message: str, *, article_id: str | None = None) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.stage = stage
         self.message = message
+        self.article_id = article_id

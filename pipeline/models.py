@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from schemas.records import Dateline, Paragraph
+from schemas.records import Dateline, Paragraph, RemovedText
 
 
 class CleanArticle(BaseModel):
@@ -19,6 +19,7 @@ class CleanArticle(BaseModel):
     dateline: Dateline | None = None
     body: str
     paragraphs: list[Paragraph] = Field(default_factory=list)
+    removed: list[RemovedText] = Field(default_factory=list)
     language: str | None = None
 
     def paragraph_texts(self) -> list[str]:

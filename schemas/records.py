@@ -14,6 +14,7 @@ SCHEMA_VERSION = "1"
 
 Outcome = Literal["enriched", "update", "duplicate", "withdrawn", "withheld", "stale"]
 QuoteKind = Literal["direct", "mixed", "indirect"]
+MentionPart = Literal["headline", "dateline", "byline", "body"]
 DuplicateStatus = Literal["unique", "duplicate", "near_duplicate"]
 
 
@@ -42,9 +43,21 @@ class Dateline(_Frozen):
 
 
 class Mention(Span):
-    """One mention of an entity in the body (or the headline when ``in_headline``)."""
+    """One mention of an entity: ``[start, end)`` into the text of its ``part`` (the record's ``body``,
+    ``headline``, ``byline`` or ``dateline.text``)."""
 
     text: str
+    part: MentionPart = Field(default="body", description="which text the offsets point into")
+
+
+class RemovedText(_Frozen):
+    """Text of the article that cleaning took out and published in no other field, and why."""
+
+    text: str
+    reason: str = Field(description="e.g. 'label', 'caption', 'block after a furniture heading'")
+    before_paragraph: int = Field(
+        ge=0, description="index of the body paragraph it stood before (the paragraph count when after all)"
+    )
 
 
 class Entity(_Frozen):
@@ -53,9 +66,11 @@ class Entity(_Frozen):
     id: str = Field(description="stable within the article, e.g. 'PERSON:joe-biden'")
     name: str = Field(description="the canonical (longest, most complete) name used in the article")
     label: str = Field(description="spaCy label: PERSON, ORG, GPE, LOC, NORP, ...")
-    mentions: list[Mention]
+    mentions: list[Mention] = Field(description="in article order: headline, dateline, byline, then body")
     count: int = Field(ge=1)
-    first_start: int = Field(ge=0)
+    first_start: int = Field(
+        ge=0, description="start of the first body mention (of the first mention if none)"
+    )
     in_headline: bool = False
 
 
@@ -99,6 +114,9 @@ class EnrichedArticle(_Frozen):
     dateline: Dateline | None = None
     body: str = ""
     paragraphs: list[Paragraph] = Field(default_factory=list)
+    removed: list[RemovedText] = Field(
+        default_factory=list, description="what cleaning cut from the text (page furniture), in order"
+    )
     language: str | None = None
     entities: list[Entity] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)

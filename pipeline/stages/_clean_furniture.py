@@ -81,39 +81,46 @@ def is_sentence(text: str) -> bool:
 
 
 def is_story(text: str) -> bool:
-    """Looks like a paragraph of running text: a sentence of eight words or more."""
-    return size(text) >= 8 and is_sentence(text)
+    """Looks like a paragraph of running text: a sentence of eight words or more, not all in capitals."""
+    return size(text) >= 8 and is_sentence(text) and not in_capitals(text)
 
 
 def _is_short(text: str) -> bool:
     return size(text) <= 12 and not is_sentence(text)
 
 
-def is_furniture(text: str, *, mostly_lower: bool) -> bool:
-    """Furniture wherever it appears: labels, captions, credits, read-time and date stamps, bare URLs,
-    promo sentences in short paragraphs, shouted promo lines, agency sign-offs."""
+def furniture_reason(text: str, *, in_head: bool = False) -> str | None:
+    """Why ``text`` is furniture, or None: labels, captions, photo credits, read-time stamps, bare URLs, promo
+    sentences in short paragraphs, agency sign-offs; and date stamps ``in_head`` (the
+    zone before the story: further down, a line of dates is a timeline or a schedule)."""
     ph = _phrases()
     key = _key(text)
     low = text.lower()
-    if not key or key in ph.labels or key in ph.agency_signoffs or _URL_ONLY.match(text):
-        return True
-    if low.startswith(ph.caption_prefixes) or _CREDIT_END.search(text):
-        return True
+    if not key or key in ph.labels:
+        return "label"
+    if key in ph.agency_signoffs:
+        return "agency sign-off"
+    if _URL_ONLY.match(text):
+        return "url"
+    if low.startswith(ph.caption_prefixes):
+        return "caption"
+    if _CREDIT_END.search(text):
+        return "credit"
     n_words = size(text)
     if _is_short(text) and (low.startswith(ph.short_prefixes) or _READ_TIME.search(text)):
-        return True
-    if n_words <= 15 and _DATE_LINE.match(text) and not is_sentence(text):
-        return True
+        return "label"
+    if in_head and n_words <= 15 and _DATE_LINE.match(text) and not is_sentence(text):
+        return "date stamp"
     if n_words <= 30 and any(p in low for p in ph.promo_phrases):
-        return True
-    # A long all-capitals line inside mixed-case text is a promo or a related headline; short ones are
-    # subheads ("US FALLS") and stay, and so do capitalised table rows (they carry figures).
-    return (
-        mostly_lower
-        and n_words >= 6
-        and any(c.isupper() for c in text)
-        and not any(c.islower() or c.isdigit() for c in text)
-    )
+        return "promotion"
+    # A line in capitals inside mixed-case text is not cut: measured on two page benchmarks and the wire
+    # corpus, such lines were mostly section heads and table titles (eval/clean_cv.py).
+    return None
+
+
+def in_capitals(text: str) -> bool:
+    """Written in capitals: upper-case letters and no lower-case ones."""
+    return any(c.isupper() for c in text) and not any(c.islower() for c in text)
 
 
 def byline_of(text: str) -> str | None:
@@ -130,23 +137,27 @@ def byline_of(text: str) -> str | None:
     return None
 
 
+#: Fates of a paragraph besides being kept or cut: the headline repeated, or the byline.
+HEADLINE = "headline"
+BYLINE = "byline"
+#: Cut before the first story paragraph for being short (names, labels, section titles).
+HEAD_SHORT_LINE = "short line before the story"
+
+
 @dataclass
 class Sorted:
-    """Paragraphs kept, and what the head zone told us about the article."""
+    """What became of each paragraph (``fates[i]`` is None when kept, else why it left the body), and
+    the byline."""
 
-    kept: list[str] = field(default_factory=list)
+    fates: list[str | None] = field(default_factory=list)
     byline: str | None = None
-    headline_seen: bool = False
 
 
 def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str | None) -> Sorted:
-    """Drop furniture paragraphs; return what is left and a byline found in the text, if any."""
-    ph = _phrases()
-    out = Sorted(byline=byline)
+    """Sort out furniture paragraphs: the fate of each, and a byline found in the text, if any."""
+    out = Sorted(fates=[None] * len(paragraphs), byline=byline)
     if not paragraphs:
         return out
-    letters = "".join(paragraphs)
-    mostly_lower = sum(c.islower() for c in letters) > sum(c.isupper() for c in letters)
     headline_key = _key(headline) if headline else ""
 
     # Head zone: what comes before the first story paragraph (or the first dated one). Without any story
@@ -157,48 +168,72 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
     for i, para in enumerate(paragraphs[:head_end]):
         key = _key(para)
         if headline_key and key == headline_key:
-            out.headline_seen = True
+            out.fates[i] = HEADLINE
             continue
         found = byline_of(para)
         if found and out.byline is None:
             out.byline = found
+            out.fates[i] = BYLINE
             continue
-        if found or is_furniture(para, mostly_lower=mostly_lower):
+        if found:
+            out.fates[i] = "second byline"
+            continue
+        reason = furniture_reason(para, in_head=True)
+        if reason is not None:
+            out.fates[i] = reason
             continue
         # Short lines before the story are labels and names; with digits they may be figures, so they stay.
         if first_story is not None and _is_short(para) and not any(c.isdigit() for c in para):
+            out.fates[i] = HEAD_SHORT_LINE
             continue
         # Text that is neither story-shaped nor furniture (a long subtitle, a standfirst without a full
         # stop) stays: losing story text is worse than keeping a subtitle.
         body_start = i
         break
 
-    body = paragraphs[body_start:]
-    # Tail: a furniture heading in the back half opens a block that runs to the end.
-    cut = len(body)
-    for i in range(len(body) // 2, len(body)):
-        if _is_short(body[i]) and _key(body[i]) in ph.tail_markers:
-            cut = i
-            break
-        if _is_short(body[i]) and _key(body[i]).startswith(("author ", "about the author")):
-            cut = i
-            break
-    if cut < len(body) and out.byline is None:
-        out.byline = _author_in(body[cut:])
-    body = body[:cut]
+    body = list(range(body_start, len(paragraphs)))
+    # Tail: a furniture heading in the back half, after some story, opens a block of furniture (related
+    # links, an author box) that runs until story text comes back (a related block holds headlines and
+    # teasers, not running paragraphs) or the page ends.
+    first_told = next((n for n, i in enumerate(body) if is_story(paragraphs[i])), len(body))
+    in_block = False
+    kept: list[int] = []
+    for n, i in enumerate(body):
+        para = paragraphs[i]
+        if n >= max(len(body) // 2, first_told + 1) and _is_short(para) and _is_tail_marker(para):
+            in_block = True
+            if out.byline is None:
+                out.byline = _author_in([para])
+        elif in_block and is_story(para):
+            in_block = False
+        if in_block:
+            out.fates[i] = "block after a furniture heading"
+        else:
+            kept.append(i)
+    body = kept
 
     name_key = _key(out.byline) if out.byline else ""
-    for i, para in enumerate(body):
-        if headline_key and i < 3 and _key(para) == headline_key:
-            out.headline_seen = True
+    for n, i in enumerate(body):
+        para = paragraphs[i]
+        if headline_key and n < 3 and _key(para) == headline_key:
+            out.fates[i] = HEADLINE
             continue
-        if is_furniture(para, mostly_lower=mostly_lower):
+        reason = furniture_reason(para)
+        if reason is not None:
+            out.fates[i] = reason
             continue
         # An author bio at the very end starts with the byline's name ("Jane Doe is a reporter ...").
-        if name_key and i >= len(body) - 2 and _key(para).startswith(name_key + " ") and i > 0:
-            continue
-        out.kept.append(para)
+        if name_key and n >= len(body) - 2 and _key(para).startswith(name_key + " ") and n > 0:
+            out.fates[i] = "author bio"
     return out
+
+
+_AUTHOR_HEADINGS = ("author ", "about the author")
+
+
+def _is_tail_marker(para: str) -> bool:
+    key = _key(para)
+    return key in _phrases().tail_markers or key.startswith(_AUTHOR_HEADINGS)
 
 
 def _author_in(block: list[str]) -> str | None:

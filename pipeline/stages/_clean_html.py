@@ -1,10 +1,10 @@
 """HTML to paragraphs for the cleaning stage: wire fragments, whole web pages, and hostile markup.
 
 Wire fragments go through selectolax (lexbor, iterative, no network, no external entities). Whole pages
-go through trafilatura (lxml) for main-content extraction; its XML output is then walked like a fragment,
-so lists, block quotes, tables and line breaks are flattened by one set of rules. Lexbor slows down
-sharply on very deep trees and lxml silently gives up on them, so a cheap linear tag scan measures the
-depth first; markup over the limit is refused by the caller instead of parsed.
+go through main-content extraction first (``_clean_page``); what the extractors return is then walked
+like a fragment, so lists, block quotes, tables and line breaks are flattened by one set of rules.
+Lexbor slows down sharply on very deep trees and lxml silently gives up on them, so a cheap linear tag
+scan measures the depth first; markup over the limit is refused by the caller instead of parsed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-import trafilatura
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 # Subtrees whose text is never story text: code, media, embeds, forms, and captions (furniture).
@@ -245,40 +244,3 @@ def fragment_paragraphs(markup: str) -> list[str]:
     acc.flush()
     acc.end_row()
     return acc.out
-
-
-def page_paragraphs(markup: str, url: str | None) -> list[str]:
-    """Main-content paragraphs of a whole web page (trafilatura, comments and images left out)."""
-    extracted = trafilatura.extract(
-        markup,
-        url=url,
-        output_format="xml",
-        include_comments=False,
-        include_images=False,
-        include_tables=True,
-        favor_precision=True,
-        with_metadata=False,
-    )
-    if not extracted:
-        return []
-    return fragment_paragraphs(_TEI_TAG.sub(_as_html_tag, extracted))
-
-
-# trafilatura's XML names, renamed to their HTML equivalents so lexbor's HTML tree rules (which would
-# drop a <head> in a body and foster-parent text out of a <table> of <row>s) keep them in place.
-_TEI_TO_HTML = {
-    "head": "h2",
-    "list": "ul",
-    "item": "li",
-    "quote": "blockquote",
-    "row": "tr",
-    "cell": "td",
-    "lb": "br",
-    "doc": "div",
-    "main": "div",
-}
-_TEI_TAG = re.compile(r"<(/?)(head|list|item|quote|row|cell|lb|doc|main)\b")
-
-
-def _as_html_tag(m: re.Match[str]) -> str:
-    return f"<{m.group(1)}{_TEI_TO_HTML[m.group(2)]}"

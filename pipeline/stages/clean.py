@@ -2,36 +2,49 @@
 
 Three inputs: wire HTML fragments, scraped plain text (furniture and all), and whole web pages (main
 content extracted first). Everything later stages see comes from here, so furniture is removed by
-position, shape and stop-phrase data, and story text is kept when in doubt. Quote marks are never
-changed. Pure: no Kafka, no settings, no network.
+position, shape and stop-phrase data, and story text is kept when in doubt. Nothing of the text
+vanishes: what leaves the body goes to the headline (a title line when the item has no headline), the
+dateline, the byline, or ``removed`` with the reason. Quote marks are never changed. Pure: no Kafka, no
+settings, no network.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
-import py3langid
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
 from pipeline.stages._clean_dateline import split_dateline
-from pipeline.stages._clean_furniture import is_story, remove_furniture
-from pipeline.stages._clean_html import (
-    fragment_paragraphs,
-    is_whole_page,
-    max_depth,
-    most_attributes,
-    page_paragraphs,
+from pipeline.stages._clean_furniture import (
+    BYLINE,
+    HEAD_SHORT_LINE,
+    HEADLINE,
+    in_capitals,
+    is_story,
+    remove_furniture,
+    size,
 )
+from pipeline.stages._clean_html import fragment_paragraphs, is_whole_page, max_depth, most_attributes
+from pipeline.stages._clean_page import SPARED_ON_PAGES, page_paragraphs, page_title
 from pipeline.stages._clean_text import repair, text_paragraphs
 from schemas.ninjs import RawArticle
-from schemas.records import Dateline, Paragraph
+from schemas.records import Dateline, Paragraph, RemovedText
 
 PARAGRAPH_SEPARATOR = "\n\n"
 # Paragraphs searched for a dateline: a scraped page may put a standfirst before the dated lede.
 _DATELINE_WINDOW = 3
 _LANGID_CHARS = 2_000
+# Below this probability the guess is no guess: tables of names and figures come out as Pidgin or Croatian.
+_LANGID_CONFIDENCE = 0.9
+# A title line is short; a long first paragraph in capitals is an all-capitals story, not its headline.
+_MAX_TITLE_WORDS = 25
+# Fates of a first paragraph that make it the headline of an item that has none.
+_TITLE_FATES = frozenset({HEAD_SHORT_LINE})
 
 
 def clean(
@@ -51,21 +64,45 @@ def clean(
     if len(body) > max_body_bytes or len(body.encode("utf-8", "surrogatepass")) > max_body_bytes:
         raise StageError(ErrorCode.E_TOO_LARGE, Stage.CLEAN, f"body over {max_body_bytes} bytes")
 
-    pieces = _paragraphs(
+    pieces, page = _paragraphs(
         body, raw.body_kind, raw.url, max_html_depth=max_html_depth, max_html_attributes=max_html_attributes
     )
     if len(pieces) > max_paragraphs:
         message = f"{len(pieces)} paragraphs, over the limit {max_paragraphs}"
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
+    if page is None:
+        return assemble(raw, pieces)
+    return assemble(raw, pieces, page_headline=page.headline, spare=SPARED_ON_PAGES)
+
+
+def assemble(
+    raw: RawArticle,
+    pieces: list[str],
+    *,
+    page_headline: str | None = None,
+    spare: frozenset[str] = frozenset(),
+) -> CleanArticle:
+    """The article from the raw paragraphs of its body: repaired, furniture sorted out, the headline,
+    byline and dateline pulled out, what was cut listed. ``page_headline`` is a web page's own title (the
+    headline when the item has none); ``spare`` names furniture reasons not to apply, for measuring what
+    each rule is worth (``eval/clean_cv.py``). Raises E_CLEAN_EMPTY when nothing is left."""
     headline = _strip_wire_slugs(repair(raw.headline)) if raw.headline else None
+    if not headline and page_headline:
+        headline = repair(page_headline)
     byline = repair(raw.byline) if raw.byline else None
     repaired = [p for p in (repair(x) for x in pieces) if p]
     sorted_ = remove_furniture(repaired, headline=headline or None, byline=byline or None)
-    paragraphs, dateline = _pull_dateline(sorted_.kept)
-    if not paragraphs:
+    fates = [None if fate in spare else fate for fate in sorted_.fates]
+    if not headline:
+        title = _title_line(repaired, fates)
+        if title is not None:
+            headline, fates[title] = repaired[title], HEADLINE
+    dateline = _pull_dateline(repaired, fates)
+    kept = [i for i, fate in enumerate(fates) if fate is None]
+    if not kept:
         raise StageError(ErrorCode.E_CLEAN_EMPTY, Stage.CLEAN, "nothing left after cleaning")
 
-    text, spans = _join(paragraphs)
+    text, spans = _join([repaired[i] for i in kept])
     return CleanArticle(
         uri=raw.uri,
         version=raw.version,
@@ -74,6 +111,7 @@ def clean(
         dateline=dateline,
         body=text,
         paragraphs=spans,
+        removed=_removed(repaired, fates),
         language=_language(raw.language, text),
     )
 
@@ -91,11 +129,17 @@ def _strip_wire_slugs(headline: str) -> str:
     return rest
 
 
+@dataclass(frozen=True)
+class _Page:
+    headline: str | None
+
+
 def _paragraphs(
     body: str, kind: str, url: str | None, *, max_html_depth: int, max_html_attributes: int
-) -> list[str]:
+) -> tuple[list[str], _Page | None]:
+    """Raw paragraphs of the body, and for a whole web page, what the page says of itself."""
     if kind != "html":
-        return text_paragraphs(body)
+        return text_paragraphs(body), None
     most = most_attributes(body)
     if most > max_html_attributes:
         # Parsers spend super-linear time on one element with tens of thousands of attributes.
@@ -108,21 +152,57 @@ def _paragraphs(
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
     if is_whole_page(body):
         found = page_paragraphs(body, url)
-        # A page trafilatura finds no article in may still be a plain document: fall back to all its text.
-        return found or fragment_paragraphs(body)
-    return fragment_paragraphs(body)
+        # A page no extractor finds an article in may still be a plain document: fall back to all its text.
+        return found or fragment_paragraphs(body), _Page(page_title(body))
+    return fragment_paragraphs(body), None
 
 
-def _pull_dateline(paragraphs: list[str]) -> tuple[list[str], Dateline | None]:
-    """Remove the dateline from the first dated paragraph among the opening ones."""
-    for i, para in enumerate(paragraphs[:_DATELINE_WINDOW]):
-        found = split_dateline(para)
+def _title_line(paragraphs: list[str], fates: list[str | None]) -> int | None:
+    """The paragraph that is the headline of an item sent without one: the first paragraph, when cleaning
+    would cut it as a short line before the story or a shouted line, or it is in capitals, and more
+    paragraphs follow."""
+    if len(paragraphs) < 2 or fates[0] == BYLINE or size(paragraphs[0]) > _MAX_TITLE_WORDS:
+        return None
+    first = paragraphs[0]
+    if fates[0] in _TITLE_FATES or (fates[0] is None and in_capitals(first)):
+        return 0
+    return None
+
+
+_PASSED_ON = frozenset({HEADLINE, BYLINE})
+_DATELINE_FATE = "dateline"
+
+
+def _pull_dateline(paragraphs: list[str], fates: list[str | None]) -> Dateline | None:
+    """Take the dateline from the first dated paragraph among the opening kept ones.
+
+    A paragraph that is only a dateline leaves the body (its fate becomes ``dateline``); otherwise the
+    paragraph keeps its text after the dateline, in place."""
+    kept = [i for i, fate in enumerate(fates) if fate is None]
+    for n, i in enumerate(kept[:_DATELINE_WINDOW]):
+        found = split_dateline(paragraphs[i])
         if found is not None:
             dateline, rest = found
-            return [*paragraphs[:i], rest, *paragraphs[i + 1 :]], dateline
-        if is_story(para) and i >= 1:
+            if rest:
+                paragraphs[i] = rest
+            else:
+                fates[i] = _DATELINE_FATE
+            return dateline
+        if is_story(paragraphs[i]) and n >= 1:
             break
-    return paragraphs, None
+    return None
+
+
+def _removed(paragraphs: list[str], fates: list[str | None]) -> list[RemovedText]:
+    """Every cut paragraph not published in another field, with its reason and place in the body."""
+    out: list[RemovedText] = []
+    kept_before = 0
+    for para, fate in zip(paragraphs, fates, strict=True):
+        if fate is None:
+            kept_before += 1
+        elif fate not in _PASSED_ON and fate != _DATELINE_FATE:
+            out.append(RemovedText(text=para, reason=fate, before_paragraph=kept_before))
+    return out
 
 
 def _join(paragraphs: list[str]) -> tuple[str, list[Paragraph]]:
@@ -134,9 +214,17 @@ def _join(paragraphs: list[str]) -> tuple[str, list[Paragraph]]:
     return PARAGRAPH_SEPARATOR.join(paragraphs), spans
 
 
+@lru_cache(maxsize=1)
+def _identifier() -> LanguageIdentifier:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
 def _language(declared: str | None, text: str) -> str | None:
-    """The declared language as a lower-case ISO 639-1 code, else a cheap guess from the text."""
+    """The declared language as a lower-case ISO 639-1 code, else a guess from the text when a confident
+    one can be made (None otherwise)."""
     if declared and declared.strip():
         return unicodedata.normalize("NFC", declared).strip().lower().replace("_", "-").split("-")[0] or None
-    code, _score = py3langid.classify(text[:_LANGID_CHARS])
-    return str(code).lower() if code else None
+    code, confidence = _identifier().classify(text[:_LANGID_CHARS])
+    if not code or confidence < _LANGID_CONFIDENCE:
+        return None
+    return str(code).lower()

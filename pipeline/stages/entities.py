@@ -1,31 +1,44 @@
 """Named entities: one spaCy pass per article, then mentions grouped into canonical entities.
 
 ``load_nlp`` builds the single pipeline shared with the quote stage (it needs the parse, sentences, tags
-and lemmas; this stage needs ``ner``). ``extract_entities`` turns the entity spans of a body's ``Doc``
-into ``Entity`` records: "Joe Biden", "Biden" and "President Biden" are one ``PERSON:joe-biden``;
-"US", "U.S." and "United States" are one ``GPE:united-states``.
+and lemmas; this stage needs ``ner``), with ``EntityTrimmer`` repairing the model's spans after ``ner``.
+``extract_entities`` (in ``_entity_groups``, re-exported here) turns the entity spans of an article into
+``Entity`` records: "Joe Biden", "Biden" and "President Biden" are one ``PERSON:joe-biden``; "US",
+"U.S." and "United States" are one ``GPE:united-states``.
 """
 
 from __future__ import annotations
 
 import re
-import tomllib
-import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from schemas.records import Entity, Mention
+from pipeline.stages._entity_groups import (
+    ALPHA,
+    NUMERIC_LABELS,
+    body_entities,
+    entity_for_span,
+    extract_entities,
+)
+from pipeline.stages._entity_keys import LEADING_WORDS, AliasTable, canonical_key, load_aliases
 
-#: Labels that name amounts and times, not things: nothing to group, so they are not entities here.
-NUMERIC_LABELS = frozenset({"DATE", "TIME", "PERCENT", "MONEY", "QUANTITY", "ORDINAL", "CARDINAL"})
+__all__ = [
+    "NUMERIC_LABELS",
+    "TRIM_COMPONENT",
+    "AliasTable",
+    "EntityTrimmer",
+    "ModelError",
+    "body_entities",
+    "canonical_key",
+    "entity_for_span",
+    "extract_entities",
+    "load_aliases",
+    "load_nlp",
+    "trim_entity_spans",
+]
 
 #: The registered name of the component that trims entity spans (see ``trim_entity_spans``).
 TRIM_COMPONENT = "wirepipe_entity_trim"
@@ -33,14 +46,10 @@ TRIM_COMPONENT = "wirepipe_entity_trim"
 # The parser already sets sentence boundaries; the (disabled by default) senter would only cost memory.
 _UNUSED_COMPONENTS = ("senter",)
 
-_LEADING_WORDS = frozenset({"the"})
 _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
-_ALIASES_RESOURCE = "entity_aliases.toml"
-_ALPHA = re.compile(r"[^\W\d_]")
 _NUMBER = re.compile(r"[\d.,:/-]+")
 _SEPARATORS = frozenset({"-", "–", "—", "v", "v.", "vs", "vs."})
 _BRACKETS = frozenset("()[]")
-_SURNAME_CONFUSABLE = frozenset({"ORG", "NORP", "PRODUCT", "WORK_OF_ART", "EVENT", "FAC"})
 _NO_TRAILING_NUMBER = frozenset({"PERSON", "GPE", "LOC", "NORP"})
 
 
@@ -147,7 +156,7 @@ def _split(ent: Span) -> list[Span]:
 def _trimmed(ent: Span) -> Span | None:
     start, end = ent.start, ent.end
     doc = ent.doc
-    while start < end and (doc[start].lower_ in _LEADING_WORDS or doc[start].is_punct or doc[start].is_space):
+    while start < end and (doc[start].lower_ in LEADING_WORDS or doc[start].is_punct or doc[start].is_space):
         start += 1
     while start < end and (
         doc[end - 1].lower_ in _POSSESSIVES
@@ -159,7 +168,7 @@ def _trimmed(ent: Span) -> Span | None:
     if start >= end:
         return None
     span = Span(doc, start, end, label=ent.label, kb_id=ent.kb_id)
-    if "\n" in span.text or not _ALPHA.search(span.text) or span.text.islower():
+    if "\n" in span.text or not ALPHA.search(span.text) or span.text.islower():
         return None
     return span
 
@@ -225,310 +234,3 @@ def _starts_sentence(doc: Doc, i: int) -> bool:
     if doc.has_annotation("SENT_START"):
         return bool(doc[i].is_sent_start)
     return i == 0 or doc[i - 1].is_space or doc[i - 1].text in {".", "!", "?"}
-
-
-# --- alias data -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class AliasTable:
-    """The grouping data of ``pipeline/data/entity_aliases.toml``, normalised for lookup."""
-
-    person_titles: frozenset[tuple[str, ...]] = frozenset()
-    person_suffixes: frozenset[str] = frozenset()
-    org_suffixes: frozenset[str] = frozenset()
-    acronym_stopwords: frozenset[str] = frozenset()
-    # normalised variant (and canonical) -> (canonical name, label)
-    aliases: dict[str, tuple[str, str]] = field(default_factory=dict)
-    # canonical name -> every surface form, for finding the entity in a headline
-    variants: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @classmethod
-    def from_toml(cls, text: str) -> AliasTable:
-        """Build the table from the TOML text of an alias file."""
-        data = tomllib.loads(text)
-        aliases: dict[str, tuple[str, str]] = {}
-        variants: dict[str, tuple[str, ...]] = {}
-        for entry in data.get("alias", []):
-            canonical, label = str(entry["canonical"]), str(entry["label"])
-            forms = (canonical, *(str(v) for v in entry.get("variants", [])))
-            variants[canonical] = forms
-            for form in forms:
-                aliases[" ".join(_normalise(form))] = (canonical, label)
-        return cls(
-            person_titles=frozenset(_normalise(t) for t in data.get("person_titles", [])),
-            person_suffixes=frozenset(w for s in data.get("person_suffixes", []) for w in _normalise(s)),
-            org_suffixes=frozenset(w for s in data.get("org_suffixes", []) for w in _normalise(s)),
-            acronym_stopwords=frozenset(str(w).casefold() for w in data.get("acronym_stopwords", [])),
-            aliases=aliases,
-            variants=variants,
-        )
-
-
-@lru_cache(maxsize=4)
-def load_aliases(path: Path | None = None) -> AliasTable:
-    """Read the alias table (the packaged one unless ``path`` is given) once per process."""
-    if path is None:
-        text = resources.files("pipeline").joinpath("data", _ALIASES_RESOURCE).read_text("utf-8")
-    else:
-        text = path.read_text("utf-8")
-    return AliasTable.from_toml(text)
-
-
-# --- keys -------------------------------------------------------------------------------------------
-
-
-def _normalise(text: str) -> tuple[str, ...]:
-    """Lower-case word tuple with periods, accents and a leading "the" gone ("The U.S." -> ("us",))."""
-    text = unicodedata.normalize("NFKD", text.replace("’", "'"))
-    text = "".join(c for c in text if not unicodedata.combining(c)).casefold().replace(".", "")
-    words = tuple(text.split())
-    if len(words) > 1 and words[0] in _LEADING_WORDS:
-        words = words[1:]
-    return words
-
-
-def _strip_possessive(text: str) -> str:
-    for suffix in ("'s", "’s"):
-        if text.endswith(suffix) and len(text) > len(suffix):
-            return text[: -len(suffix)]
-    if text.endswith(("s'", "s’")):
-        return text[:-1]
-    return text
-
-
-def _strip_titles(words: list[str], table: AliasTable) -> list[str]:
-    """Drop leading honorifics ("Former President", "Mr."), keeping at least one word."""
-    stripped = True
-    while stripped:
-        stripped = False
-        norm = [" ".join(_normalise(w)) for w in words]
-        for size in (3, 2, 1):
-            if len(words) > size and tuple(norm[:size]) in table.person_titles:
-                words = words[size:]
-                stripped = True
-                break
-    return words
-
-
-def _strip_suffixes(words: list[str], label: str, table: AliasTable) -> list[str]:
-    """Drop name suffixes ("Jr.") of people and legal forms ("Inc") of companies, keeping one word."""
-    suffixes = {"PERSON": table.person_suffixes, "ORG": table.org_suffixes}.get(label, frozenset())
-    words = [w.rstrip(",") for w in words]
-    while len(words) > 1 and (not words[-1] or " ".join(_normalise(words[-1])) in suffixes):
-        words = words[:-1]
-    return words
-
-
-def _describe(text: str, label: str, table: AliasTable) -> tuple[str, tuple[str, ...], str, str | None]:
-    """``(label, key words, surface name, alias canonical or None)`` of one mention's text."""
-    words = _strip_possessive(text.strip()).split()
-    if label == "PERSON":
-        words = _strip_titles(words, table)
-    surface = " ".join(words) or text.strip()
-    key = _normalise(" ".join(_strip_suffixes(words, label, table)) or surface)
-    alias = table.aliases.get(" ".join(key))
-    if alias is not None:
-        canonical, alias_label = alias
-        return alias_label, _normalise(canonical), surface, canonical
-    return label, key, surface, None
-
-
-def canonical_key(text: str, label: str, aliases: AliasTable | None = None) -> tuple[str, str, str]:
-    """``(label, key, name)`` of a mention: "President Biden's" -> ("PERSON", "biden", "Biden").
-
-    The key ignores case, periods, titles, possessives and company suffixes; a known alias maps to its
-    canonical name and label ("U.S." -> ("GPE", "united states", "United States")).
-    """
-    table = aliases if aliases is not None else load_aliases()
-    new_label, key, surface, alias = _describe(text, label, table)
-    return new_label, " ".join(key), alias or surface
-
-
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "x"
-
-
-# --- grouping ---------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Group:
-    label: str
-    key: tuple[str, ...]
-    alias: str | None
-    mentions: list[tuple[int, int, str, str]] = field(default_factory=list)  # start, end, text, display
-
-    @property
-    def first(self) -> int:
-        return self.mentions[0][0]
-
-
-def _is_subname(short: tuple[str, ...], long: tuple[str, ...]) -> bool:
-    """A shorter person name that points at a longer one: surname, first name, or a subset in order."""
-    if len(short) >= len(long):
-        return False
-    if len(short) == 1 and short[0] == long[0]:
-        return True
-    if short[-1] != long[-1]:
-        return False
-    it = iter(long)
-    return all(word in it for word in short)
-
-
-def _initials(words: Sequence[str], stopwords: frozenset[str]) -> str:
-    return "".join(w[0] for w in words if w not in stopwords and w[:1].isalnum())
-
-
-def _points_at(small: _Group, big: _Group, table: AliasTable) -> bool:
-    """Whether ``small``'s name is a short form of ``big``'s, so their mentions are one entity."""
-    if big.alias is not None and small.alias is not None:
-        return False
-    if small.label == "PERSON" and big.label == "PERSON":
-        return _is_subname(small.key, big.key)
-    if big.label == "PERSON":
-        # The model often calls a lone surname an ORG ("Xuto said"); places named after people are
-        # common enough ("Washington") that place labels are left alone.
-        return small.label in _SURNAME_CONFUSABLE and len(small.key) == 1 and small.key[0] == big.key[-1]
-    if small.label == "PERSON":
-        return False
-    surface = small.mentions[0][2].replace(".", "")
-    if len(small.key) == 1 and len(big.key) >= 2 and surface.isupper() and len(surface) >= 2:
-        return small.key[0] == _initials(big.key, table.acronym_stopwords)
-    if small.label == big.label == "ORG" and len(small.key) < len(big.key):
-        # A short company name refers back to the full one ("Riggs Bank ... Riggs"); before it, the
-        # short form is more likely another body ("the Treasury" vs "Treasury Select Committee").
-        return big.key[: len(small.key)] == small.key and small.first > big.first
-    return False
-
-
-def _group(mentions: Sequence[tuple[int, int, str, str]], table: AliasTable) -> list[_Group]:
-    described = [(m, _describe(m[2], m[3], table)) for m in mentions]
-    # The model labels one name differently across sentences; the article's majority label wins.
-    votes: dict[tuple[str, ...], Counter[str]] = {}
-    for _, (label, key, _, _) in described:
-        votes.setdefault(key, Counter())[label] += 1
-    groups: dict[tuple[str, tuple[str, ...]], _Group] = {}
-    for (start, end, text, _), (_, key, surface, alias) in described:
-        label = votes[key].most_common(1)[0][0]
-        group = groups.setdefault((label, key), _Group(label, key, alias))
-        group.mentions.append((start, end, text, surface))
-    return list(groups.values())
-
-
-def _merge(groups: list[_Group], table: AliasTable) -> list[_Group]:
-    """Fold short forms into the one longer name they point at; leave them alone when ambiguous."""
-    parent = list(range(len(groups)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            i = parent[i]
-        return i
-
-    order = sorted(range(len(groups)), key=lambda i: (-len(groups[i].key), groups[i].first))
-    for i in reversed(order):
-        targets = {
-            root(j)
-            for j in order
-            if j != i and len(groups[j].key) >= len(groups[i].key) and _points_at(groups[i], groups[j], table)
-        }
-        targets.discard(root(i))
-        if len(targets) == 1:
-            parent[root(i)] = targets.pop()
-    merged: dict[int, _Group] = {}
-    for i in sorted(range(len(groups)), key=lambda i: -len(groups[i].key)):
-        r = root(i)
-        if r not in merged:
-            merged[r] = _Group(groups[r].label, groups[r].key, groups[r].alias)
-        merged[r].mentions.extend(groups[i].mentions)
-    return list(merged.values())
-
-
-# --- records ----------------------------------------------------------------------------------------
-
-
-def _headline_pattern(forms: Iterable[str], headline: str) -> re.Pattern[str] | None:
-    shouting = headline.isupper()
-    parts = []
-    for form in sorted({f for f in forms if f}, key=len, reverse=True):
-        escaped = re.escape(form)
-        # A short acronym ("US", "WHO") matched without case would find ordinary words ("us", "who").
-        if form.replace(".", "").isupper() and len(form.replace(".", "")) <= 4 and not shouting:
-            parts.append(f"(?-i:{escaped})")
-        else:
-            parts.append(escaped)
-    if not parts:
-        return None
-    return re.compile(r"(?<!\w)(?:" + "|".join(parts) + r")(?!\w)", re.IGNORECASE)
-
-
-def _name(group: _Group) -> str:
-    displays = [m[3] for m in sorted(group.mentions)]
-    return max(displays, key=lambda d: (len(d.split()), len(d)))
-
-
-def extract_entities(
-    doc: Doc, headline: str | None = None, *, aliases: AliasTable | None = None
-) -> list[Entity]:
-    """Canonical entities of one body ``Doc``, sorted by first mention.
-
-    ``in_headline`` is found by matching the entity's surface forms (and known aliases) in ``headline``
-    as whole words, without case except for short acronyms: wire headlines are often in capitals, where
-    the model's NER is unreliable. Amount and time labels (``NUMERIC_LABELS``) are left out.
-    """
-    table = aliases if aliases is not None else load_aliases()
-    mentions = [
-        (ent.start_char, ent.end_char, ent.text, ent.label_)
-        for ent in doc.ents
-        if ent.label_ not in NUMERIC_LABELS and "\n" not in ent.text and _ALPHA.search(ent.text)
-    ]
-    groups = sorted(_merge(_group(mentions, table), table), key=lambda g: g.first)
-    entities: list[Entity] = []
-    used_ids: Counter[str] = Counter()
-    for group in groups:
-        group.mentions.sort()
-        name = _name(group)
-        base_id = f"{group.label}:{_slug(group.alias or name)}"
-        used_ids[base_id] += 1
-        entity_id = base_id if used_ids[base_id] == 1 else f"{base_id}-{used_ids[base_id]}"
-        in_headline = False
-        if headline:
-            forms = [m[3] for m in group.mentions] + [m[2] for m in group.mentions] + [name]
-            if group.alias is not None:
-                forms.extend(table.variants.get(group.alias, ()))
-            pattern = _headline_pattern(forms, headline)
-            in_headline = pattern is not None and pattern.search(headline) is not None
-        entities.append(
-            Entity(
-                id=entity_id,
-                name=name,
-                label=group.label,
-                mentions=[Mention(start=s, end=e, text=t) for s, e, t, _ in group.mentions],
-                count=len(group.mentions),
-                first_start=group.first,
-                in_headline=in_headline,
-            )
-        )
-    return entities
-
-
-def entity_for_span(
-    entities: Sequence[Entity], start: int, end: int, *, labels: Iterable[str] | None = None
-) -> Entity | None:
-    """The entity with a mention that overlaps ``[start, end)`` the most (first entity on a tie).
-
-    A speaker span "President Joe Biden" finds the mention "Joe Biden", and "Biden" finds the mention
-    "Joe Biden" it lies in. ``labels`` restricts the search (e.g. to ``{"PERSON", "ORG"}``).
-    """
-    wanted = set(labels) if labels is not None else None
-    best: Entity | None = None
-    best_overlap = 0
-    for entity in entities:
-        if wanted is not None and entity.label not in wanted:
-            continue
-        for mention in entity.mentions:
-            overlap = min(end, mention.end) - max(start, mention.start)
-            if overlap > best_overlap:
-                best, best_overlap = entity, overlap
-    return best
