@@ -17,7 +17,7 @@ Tests compare both with the real components token by token.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from spacy.attrs import DEP, LEMMA, LOWER, MORPH, ORTH, POS, TAG
@@ -25,9 +25,20 @@ from spacy.matcher import Matcher
 from spacy.pipeline import AttributeRuler, Lemmatizer
 from spacy.tokens import Doc, Span, Token
 from spacy.vocab import Vocab
+from thinc.types import Ints2d
 
 # What the ruler reads (beyond the form) and what it may write.
 _RULER_WRITES = [TAG, POS, MORPH, LEMMA, DEP]
+#: Entries a cache keeps before it starts afresh: a long-running worker meets new words for ever, and a
+#: refilled cache costs a few seconds of the real components (wire text repeats its words).
+MAX_ENTRIES = 100_000
+
+
+def remember(cache: dict[Any, Any], key: Any, value: Any) -> None:
+    """``cache[key] = value``, emptying the cache first when it is full."""
+    if len(cache) >= MAX_ENTRIES:
+        cache.clear()
+    cache[key] = value
 
 
 class CachedAttributeRuler:
@@ -42,17 +53,19 @@ class CachedAttributeRuler:
         self.openers = Matcher(vocab)
         self.longest = 1
         for index, rule in enumerate(ruler.patterns):
-            longer = [p for p in rule["patterns"] if len(p) > 1]
+            patterns = cast(list[list[dict[str, Any]]], rule["patterns"])
+            longer = [p for p in patterns if len(p) > 1]
             if longer:
-                self.spans.add(str(index), longer)  # type: ignore[arg-type]
-                self.openers.add(str(index), [p[:1] for p in longer])  # type: ignore[arg-type]
+                self.spans.add(str(index), longer)
+                self.openers.add(str(index), [p[:1] for p in longer])
                 self.longest = max(self.longest, *(len(p) for p in longer))
         self._cache: dict[tuple[int, int, int], tuple[list[int], bool]] = {}
 
     def __call__(self, doc: Doc) -> Doc:
         cache = self._cache
         found = [
-            cache.get(key) or self._single(*key) for key in map(tuple, doc.to_array([LOWER, TAG, DEP]).tolist())
+            cache.get(key) or self._single(*key)
+            for key in map(tuple, doc.to_array([LOWER, TAG, DEP]).tolist())
         ]
         rows = [row for row, _ in found]
         windows = _groups([(i, i + self.longest) for i, (_, opens) in enumerate(found) if opens])
@@ -63,7 +76,7 @@ class CachedAttributeRuler:
         ]
         for start, end in _groups(matches):
             rows[start:end] = self._ruled(doc[start:end])
-        doc.from_array(_RULER_WRITES, np.asarray(rows, dtype=np.uint64))
+        doc.from_array(_RULER_WRITES, cast(Ints2d, np.asarray(rows, dtype=np.uint64)))
         return doc
 
     def _single(self, lower: int, tag: int, dep: int) -> tuple[list[int], bool]:
@@ -74,7 +87,7 @@ class CachedAttributeRuler:
         opens = bool(self.openers(mini, allow_missing=True))
         self.ruler(mini)
         found = (mini.to_array(_RULER_WRITES)[0].tolist(), opens)
-        self._cache[(lower, tag, dep)] = found
+        remember(self._cache, (lower, tag, dep), found)
         return found
 
     def _ruled(self, span: Span) -> list[list[int]]:
@@ -116,11 +129,11 @@ class CachedLemmatizer:
             lemma if lemma and not overwrite else cache.get((orth, pos, morph)) or self._lemma(doc[i])
             for i, (orth, pos, morph, lemma) in enumerate(doc.to_array([ORTH, POS, MORPH, LEMMA]).tolist())
         ]
-        doc.from_array([LEMMA], np.asarray(lemmas, dtype=np.uint64))
+        doc.from_array([LEMMA], cast(Ints2d, np.asarray(lemmas, dtype=np.uint64)))
         return doc
 
     def _lemma(self, token: Token) -> int:
         """The lemmatizer's lemma of ``token`` (cached under the lemmatizer's own key)."""
         value = self.vocab.strings.add(self.lemmatizer.lemmatize(token)[0])
-        self._cache[(token.orth, token.pos, token.morph.key)] = value
+        remember(self._cache, (token.orth, token.pos, token.morph.key), value)  # type: ignore[attr-defined]
         return value

@@ -21,24 +21,25 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from spacy.attrs import DEP, HEAD, IDX, LEMMA, LOWER, MORPH, NORM, POS, SENT_START, TAG
 from spacy.language import Language
 from spacy.tokens import Doc
+from thinc.types import Ints2d
 
-from pipeline.stages._analysis_cache import CachedAttributeRuler, CachedLemmatizer
+from pipeline.stages._analysis_cache import CachedAttributeRuler, CachedLemmatizer, remember
 from pipeline.stages._quote_marks import pair_marks
 from pipeline.stages._quote_speakers import PERSON_PRONOUNS, THING_PRONOUNS
-from pipeline.stages.quotes import VerbLexicon, load_verbs
+from pipeline.stages.quotes import VerbLexicon, load_verbs, usable_paragraphs
 from schemas.records import Paragraph
 
 #: Components run over the selected stretches only, in this order (the quote stage reads their output);
 #: the attribute ruler and the lemmatizer after them run through caches (``_analysis_cache``).
 PARSE_COMPONENTS = ("tok2vec", "tagger", "parser")
 #: What is copied from a parsed stretch into the body's ``Doc``.
-_PARSE_ATTRS = [TAG, POS, MORPH, LEMMA, DEP, HEAD]
+_PARSE_ATTRS: list[int | str] = [TAG, POS, MORPH, LEMMA, DEP, HEAD]
 # The lemmatizer's parts of speech under which a surface form can be a verb or a noun of saying.
 _VERB, _NOUN = "verb", "noun"
 
@@ -90,7 +91,7 @@ class AttributionCues:
         if known is None:
             form = self._strings[lower]
             known = bool(self.lemmas(form, _VERB) & self.verbs) or bool(self.lemmas(form, _NOUN) & self.nouns)
-            self._known[lower] = known
+            remember(self._known, lower, known)
         return known
 
     def tokens(self, lowers: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -121,7 +122,15 @@ class SelectiveAnalysis:
     ``context`` is the number of sentences parsed either side of a quoted stretch.
     """
 
-    def __init__(self, nlp: Language, *, context: int = 1, pronoun_context: int = 0, min_gap: int = 8, batch_size: int = 16) -> None:
+    def __init__(
+        self,
+        nlp: Language,
+        *,
+        context: int = 1,
+        pronoun_context: int = 0,
+        min_gap: int = 8,
+        batch_size: int = 16,
+    ) -> None:
         self.nlp = nlp
         self.context = context
         self.min_gap = min_gap
@@ -141,15 +150,16 @@ class SelectiveAnalysis:
         self.padding = int(encode["depth"]) * int(encode["window_size"])
         self.last_coverage: list[Coverage] = []
 
-    def __call__(self, text: str, paragraphs: Sequence[Paragraph] | None = None) -> Doc:
+    def __call__(self, text: str, paragraphs: Sequence[Paragraph] = ()) -> Doc:
         return next(self.pipe([(text, paragraphs)]))
 
     def pipe(
-        self, items: Iterable[tuple[str, Sequence[Paragraph] | None]], batch_size: int | None = None
+        self, items: Iterable[tuple[str, Sequence[Paragraph]]], batch_size: int | None = None
     ) -> Iterator[Doc]:
-        """Analyse ``(body, paragraphs)`` pairs in batches; paragraphs default to the blank-line blocks."""
+        """Analyse ``(body, paragraphs)`` pairs in batches: the paragraphs the quote stage will be given
+        (with none, the body is one paragraph, as there)."""
         size = batch_size or self.batch_size
-        batch: list[tuple[str, Sequence[Paragraph] | None]] = []
+        batch: list[tuple[str, Sequence[Paragraph]]] = []
         for item in items:
             batch.append(item)
             if len(batch) >= size:
@@ -158,17 +168,17 @@ class SelectiveAnalysis:
         if batch:
             yield from self._batch(batch)
 
-    def _batch(self, items: list[tuple[str, Sequence[Paragraph] | None]]) -> list[Doc]:
+    def _batch(self, items: list[tuple[str, Sequence[Paragraph]]]) -> list[Doc]:
         docs = [self.nlp.make_doc(text) for text, _ in items]
-        docs = list(self.senter.pipe(docs, batch_size=len(docs)))
+        docs = list(_pipe(self.senter, docs, len(docs)))
         plans = [self._plan(doc, text, paras) for doc, (text, paras) in zip(docs, items, strict=True)]
         self._parse(plans)
         for step in self.entity_steps:
-            docs = list(step.pipe(docs, batch_size=len(docs))) if hasattr(step, "pipe") else [step(d) for d in docs]
+            docs = list(_pipe(step, docs, len(docs)))
         self.last_coverage = [p.coverage for p in plans]
         return docs
 
-    def _plan(self, doc: Doc, text: str, paragraphs: Sequence[Paragraph] | None) -> _Plan:
+    def _plan(self, doc: Doc, text: str, paragraphs: Sequence[Paragraph]) -> _Plan:
         n = len(doc)
         arrays = doc.to_array([SENT_START, LOWER, IDX])
         sent_starts = arrays[:, 0].astype(np.int64)
@@ -188,7 +198,7 @@ class SelectiveAnalysis:
                 s = bisect_right(starts, int(i)) - 1
                 if selected[s]:
                     selected[max(0, s - self.pronoun_context) : s] = True
-        paras = list(paragraphs) if paragraphs is not None else _blocks(text)
+        paras = usable_paragraphs(text, paragraphs)
         idx = [int(i) for i in arrays[:, 2]]
         for stretch in pair_marks(text, paras):
             first = max(0, bisect_right(idx, stretch.start) - 1)
@@ -234,8 +244,9 @@ class SelectiveAnalysis:
         for p, plan in enumerate(plans):
             doc = plan.doc
             if plan.stretches == [(0, len(doc))]:
-                # the parser respects boundaries set before it: clear the recogniser's, as in the full pipeline
-                doc.from_array([SENT_START], np.zeros(len(doc), dtype=np.uint64))
+                # the parser respects boundaries set before it: clear the recogniser's (the full pipeline
+                # has none at this point)
+                _set(doc, [SENT_START], np.zeros(len(doc), dtype=np.uint64))
                 jobs.append(doc)
                 continue
             norms = doc.to_array([NORM])
@@ -245,44 +256,43 @@ class SelectiveAnalysis:
                 spaces = [bool(t.whitespace_) for t in doc[lo:hi]]
                 # preset boundaries at the stretch's edges keep the padding out of its parse;
                 # inside the stretch the parser draws its own, as it would in the whole body
-                starts: list[bool | None] = [None] * (hi - lo)
-                starts[a - lo] = True
+                edges: list[bool | int | None] = [None] * (hi - lo)
+                edges[a - lo] = True
                 if b < hi:
-                    starts[b - lo] = True
-                job = Doc(self.nlp.vocab, words=words, spaces=spaces, sent_starts=starts)
+                    edges[b - lo] = True
+                job = Doc(self.nlp.vocab, words=words, spaces=spaces, sent_starts=edges)
                 # the tokenizer's special cases give some tokens their own norm ("Dec." -> "december"),
                 # which tok2vec reads; a Doc built from words would fall back to the word's
-                job.from_array([NORM], norms[lo:hi])
+                _set(job, [NORM], norms[lo:hi])
                 jobs.append(job)
                 where.append((len(jobs) - 1, p, a, b, a - lo))
         stream: Iterable[Doc] = jobs
         for step in self.parse_steps:
-            stream = step.pipe(stream, batch_size=self.batch_size)  # type: ignore[attr-defined]
+            stream = _pipe(step, stream, max(1, len(jobs)))
         parsed = [self.lemmatizer(self.ruler(job)) for job in stream]
         merged: dict[int, np.ndarray[Any, Any]] = {}
         covered: dict[int, np.ndarray[Any, Any]] = {}
-        for job, p, a, b, before in where:
+        for index, p, a, b, before in where:
             n = len(plans[p].doc)
-            rows = parsed[job].to_array(_PARSE_ATTRS)[before : before + b - a]
+            rows = parsed[index].to_array(_PARSE_ATTRS)[before : before + b - a]
             merged.setdefault(p, np.zeros((n, len(_PARSE_ATTRS)), dtype=np.uint64))[a:b] = rows
             covered.setdefault(p, np.zeros(n, dtype=bool))[a:b] = True
         for p, array in merged.items():
             plan, mask = plans[p], covered[p]
-            plan.doc.from_array(_PARSE_ATTRS, array)
+            _set(plan.doc, _PARSE_ATTRS, array)
             # the parse sets the boundaries of the stretches and clears the others: put the recogniser's back
-            starts = plan.doc.to_array([SENT_START]).astype(np.int64)
-            starts[~mask] = plan.sent_starts[~mask]
-            plan.doc.from_array([SENT_START], starts.astype(np.uint64))
+            bounds = plan.doc.to_array([SENT_START]).astype(np.int64)
+            bounds[~mask] = plan.sent_starts[~mask]
+            _set(plan.doc, [SENT_START], bounds.astype(np.uint64))
 
 
-def _blocks(text: str) -> list[Paragraph]:
-    """Paragraphs as blank-line separated blocks (when the caller has no paragraph offsets)."""
-    paragraphs: list[Paragraph] = []
-    pos = 0
-    for block in text.split("\n\n"):
-        stripped = block.strip()
-        if stripped:
-            start = pos + block.index(stripped[0])
-            paragraphs.append(Paragraph(start=start, end=start + len(stripped)))
-        pos += len(block) + 2
-    return paragraphs
+def _pipe(step: Any, docs: Iterable[Doc], batch_size: int) -> Iterable[Doc]:
+    """A component over a batch of docs: its own ``pipe`` when it has one."""
+    if hasattr(step, "pipe"):
+        return cast(Iterable[Doc], step.pipe(docs, batch_size=batch_size))
+    return (step(doc) for doc in docs)
+
+
+def _set(doc: Doc, attrs: list[int | str], values: np.ndarray[Any, Any]) -> None:
+    """``Doc.from_array`` with a numpy array (spaCy types it as thinc's ``Ints2d``, which it is)."""
+    doc.from_array(attrs, cast(Ints2d, values))
