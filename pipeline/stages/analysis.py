@@ -181,9 +181,18 @@ class SelectiveAnalysis:
     def _plan(self, doc: Doc, text: str, paragraphs: Sequence[Paragraph]) -> _Plan:
         n = len(doc)
         arrays = doc.to_array([SENT_START, LOWER, IDX])
+        idx = [int(i) for i in arrays[:, 2]]
+        paras = usable_paragraphs(text, paragraphs)
         sent_starts = arrays[:, 0].astype(np.int64)
+        # the recogniser misses about a third of the boundaries the parser draws, most of them at
+        # paragraph breaks ("...the bridge.\n\nHeavy rain..."): a paragraph starts a sentence here
+        for para in paras:
+            first = bisect_left(idx, para.start)
+            if first < n:
+                sent_starts[first] = 1
         if n:
             sent_starts[0] = 1
+        _set(doc, [SENT_START], sent_starts.astype(np.uint64))
         starts = [int(i) for i in np.flatnonzero(sent_starts == 1)]
         bounds = [*starts, n]
         selected = np.zeros(len(starts), dtype=bool)
@@ -198,8 +207,6 @@ class SelectiveAnalysis:
                 s = bisect_right(starts, int(i)) - 1
                 if selected[s]:
                     selected[max(0, s - self.pronoun_context) : s] = True
-        paras = usable_paragraphs(text, paragraphs)
-        idx = [int(i) for i in arrays[:, 2]]
         for stretch in pair_marks(text, paras):
             first = max(0, bisect_right(idx, stretch.start) - 1)
             last = max(first, bisect_left(idx, stretch.end) - 1)
