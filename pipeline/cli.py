@@ -77,7 +77,9 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     log = get_logger()
     started = time.perf_counter()
-    enricher = Enricher(settings.spacy_model, batch_size=settings.batch_size)  # a bad model stops us here
+    enricher = Enricher(  # a bad model stops us here
+        settings.spacy_model, batch_size=settings.batch_size, selective=settings.selective_parse
+    )
     log.info(
         "worker.model_loaded", model=settings.spacy_model, seconds=round(time.perf_counter() - started, 2)
     )
@@ -143,7 +145,11 @@ def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
     log = get_logger()
     started = time.perf_counter()
     pipeline = OfflinePipeline(
-        enricher=Enricher(args.model or settings.spacy_model, batch_size=settings.batch_size),
+        enricher=Enricher(
+            args.model or settings.spacy_model,
+            batch_size=settings.batch_size,
+            selective=settings.selective_parse,
+        ),
         limits=limits_from(settings),
     )
     log.info(

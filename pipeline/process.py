@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
+from pipeline.stages.analysis import SelectiveAnalysis
 from pipeline.stages.clean import clean
 from pipeline.stages.dedup import DedupKey, dedup, dedup_key, forget
 from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities, load_nlp
@@ -308,14 +309,17 @@ class NlpResult:
 
 
 class Enricher:
-    """The NLP step: one spaCy pass per batch (``nlp.pipe``), then entities and quotes from each parse.
+    """The NLP step: one spaCy pass per batch, then entities and quotes from each analysed body.
 
+    With ``selective`` (the default) the pass is ``SelectiveAnalysis``: ``ner`` over every sentence, the
+    parse only over the sentences the quote stage can use; without it, the whole pipeline's ``nlp.pipe``.
     Built once at start-up (the model loads in ``__init__``); calling it has no side effects.
     """
 
-    def __init__(self, model: str, batch_size: int = 16) -> None:
+    def __init__(self, model: str, batch_size: int = 16, *, selective: bool = True) -> None:
         self.nlp = load_nlp(model)
         self.batch_size = batch_size
+        self.analysis = SelectiveAnalysis(self.nlp, batch_size=batch_size) if selective else None
 
     def __call__(self, articles: Sequence[CleanArticle]) -> list[NlpResult]:
         results = [NlpResult() for _ in articles]
@@ -326,7 +330,11 @@ class Enricher:
         if not english:
             return results
         start = time.perf_counter()
-        docs = list(self.nlp.pipe((articles[i].body for i in english), batch_size=self.batch_size))
+        if self.analysis is not None:
+            items = ((articles[i].body, articles[i].paragraphs) for i in english)
+            docs = list(self.analysis.pipe(items, batch_size=self.batch_size))
+        else:
+            docs = list(self.nlp.pipe((articles[i].body for i in english), batch_size=self.batch_size))
         headline_docs = self._headline_docs([articles[i] for i in english])
         spacy_ms = (time.perf_counter() - start) * 1000 / len(english)
         for i, doc, headline_doc in zip(english, docs, headline_docs, strict=True):

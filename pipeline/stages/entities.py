@@ -43,8 +43,9 @@ __all__ = [
 #: The registered name of the component that trims entity spans (see ``trim_entity_spans``).
 TRIM_COMPONENT = "wirepipe_entity_trim"
 
-# The parser already sets sentence boundaries; the (disabled by default) senter would only cost memory.
-_UNUSED_COMPONENTS = ("senter",)
+# The full pipeline takes its sentence boundaries from the parser; the sentence recogniser stays loaded
+# but disabled, for the selective analysis (``analysis.py``), which runs it where nothing is parsed.
+_DISABLED_COMPONENTS = ("senter",)
 
 _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 _NUMBER = re.compile(r"[\d.,:/-]+")
@@ -66,7 +67,7 @@ def load_nlp(model: str) -> Language:
 
     Raises ``ModelError``, with what to do, when the model is missing or lacks a component."""
     try:
-        nlp = spacy.load(model, exclude=list(_UNUSED_COMPONENTS))
+        nlp = spacy.load(model, disable=list(_DISABLED_COMPONENTS))
     except (OSError, ImportError, ValueError) as exc:
         raise ModelError(
             f"the spaCy model {model!r} cannot be loaded ({exc}). Install it (the default model is the "
@@ -192,13 +193,20 @@ def _propagate(doc: Doc, ents: list[Span]) -> list[Span]:
     for ent in ents:
         for i in range(ent.start, ent.end):
             taken[i] = True
-    longest = max(len(w) for w in forms)
+    # the sizes of the forms by their first word, longest first: most words start no form at all
+    lengths: dict[str, set[int]] = {}
+    for form in forms:
+        lengths.setdefault(form[0], set()).add(len(form))
+    sizes = {first: sorted(found, reverse=True) for first, found in lengths.items()}
+    texts = [t.text for t in doc]
     added: list[Span] = []
     i = 0
     while i < len(doc):
         match = None
-        for size in range(min(longest, len(doc) - i), 0, -1):
-            words = tuple(t.text for t in doc[i : i + size])
+        for size in sizes.get(texts[i], ()):
+            if size > len(doc) - i:
+                continue
+            words = tuple(texts[i : i + size])
             if words in forms and not any(taken[i : i + size]) and _stands_alone(doc, i, i + size):
                 match = Span(doc, i, i + size, label=forms[words])
                 break

@@ -11,6 +11,7 @@ well.”). Speech and belief verbs with a clause and no quote marks give ``indir
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -667,6 +668,12 @@ def _span_text(text: str, spans: list[tuple[int, int]]) -> str:
     return " ".join(text[s:e] for s, e in spans)
 
 
+def usable_paragraphs(text: str, paragraphs: Sequence[Paragraph]) -> list[Paragraph]:
+    """The paragraphs that lie inside ``text``; the whole text as one when none does."""
+    inside = [p for p in paragraphs if 0 <= p.start < p.end <= len(text)]
+    return inside or [Paragraph(start=0, end=len(text))]
+
+
 def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]) -> list[Quote]:
     """Direct, mixed and indirect quotes of one body, with speakers, in text order.
 
@@ -677,8 +684,7 @@ def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
     text = doc.text
     if not text.strip() or len(doc) == 0:
         return []
-    paras = [p for p in paragraphs if 0 <= p.start < p.end <= len(text)]
-    paras = paras or [Paragraph(start=0, end=len(text))]
+    paras = usable_paragraphs(text, paragraphs)
     tx = _Text(doc, text, paras, pair_marks(text, paras))
     quoted = _stretch_quotes(tx)
     used = {q.cue.i for q in quoted if q.cue is not None}
