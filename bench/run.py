@@ -48,6 +48,7 @@ from bench.measure import (  # noqa: E402
     machine_cpu,
     produce,
     wait_group_stable,
+    worker_counters,
 )
 from pipeline.localkafka.broker import LocalBroker  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
@@ -238,7 +239,7 @@ def deployment(bench: Bench, name: str, workers: int) -> Iterator[tuple[BenchDep
         started = [Worker(dep, bench.log_dir, f"{name}-a{attempt}-w{i + 1}") for i in range(workers)]
         try:
             for i, w in enumerate(started):
-                bench.sampler.watch(f"{name}.w{i + 1}", w.process.pid)
+                bench.sampler.watch(f"{name}.w{i + 1}", w.process.pid, tree=True)
             for w in started:
                 w.wait_ready(timeout=180)
             try:
@@ -268,14 +269,19 @@ def crashes(log_dir: Path, name: str) -> list[str]:
 
 def run_stream(bench: Bench, name: str, values: list[bytes], workers: int) -> tuple[dict[str, Any], Any]:
     """Produce ``values`` (keyed by uri) as fast as possible; time from the first send to the last outcome."""
-    with deployment(bench, name, workers) as (dep, _):
+    with deployment(bench, name, workers) as (dep, started):
         outputs = [dep.topics["enriched"], dep.topics["deadletter"]]
         with Collector(bench.bootstrap, outputs) as collector:
+            counters_before = [worker_counters(w.get("/metrics")) for w in started]
             cpu_before, machine_before = bench.sampler.cpu_seconds(), machine_cpu()
             sent = produce(bench.bootstrap, dep.topics["raw"], ((uri_of(v), v) for v in values))
             complete = collector.wait_for(len(values), timeout_s=max(180.0, len(values) * 0.5))
             cpu = cpu_delta(cpu_before, bench.sampler.cpu_seconds())
             machine_used = cpu_delta(machine_before, machine_cpu())
+            counters = [
+                cpu_delta(before, worker_counters(w.get("/metrics")))
+                for before, w in zip(counters_before, started, strict=True)
+            ]
             records = [r for r in collector.records if r.value is not None]
     crashed = crashes(bench.log_dir, name)
     if not complete:
@@ -298,6 +304,9 @@ def run_stream(bench: Bench, name: str, values: list[bytes], workers: int) -> tu
         "outcomes": dict(Counter(kind(r) for r in records)),
         "cpu_seconds": cpu,
         "cpu_share": {k: round(v / cpu_total, 3) for k, v in cpu.items()} if cpu_total else {},
+        # Each worker's CPU by part, from its own clocks (/metrics wirepipe_cpu_seconds_total), and
+        # its NLP batches (the batch size changes spaCy's cost per article).
+        "worker_counters": counters,
         "cores_busy": round(cpu_total / seconds, 2),
         # The whole machine over the same window (it also counts the wait for the last poll):
         # what other processes took shows whether the bench had the cores to itself.

@@ -68,30 +68,39 @@ def tune_malloc() -> bool:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     if settings.tune_malloc:
-        tune_malloc()  # before the model and the executor thread allocate anything
+        tune_malloc()  # before anything allocates (the NLP process sets its own)
     import faust  # noqa: PLC0415
 
-    from pipeline.process import Enricher  # noqa: PLC0415
     from pipeline.stream.app import create_app  # noqa: PLC0415 - faust imports are slow; only the worker needs them
     from pipeline.stream.kafka_config import ensure_topics  # noqa: PLC0415
+    from pipeline.stream.nlp_process import NlpConfig, NlpProcess  # noqa: PLC0415
 
     log = get_logger()
-    started = time.perf_counter()
-    enricher = Enricher(settings.spacy_model, batch_size=settings.batch_size)  # a bad model stops us here
-    log.info(
-        "worker.model_loaded", model=settings.spacy_model, seconds=round(time.perf_counter() - started, 2)
+    nlp = NlpProcess(
+        NlpConfig(
+            model=settings.spacy_model,
+            batch_size=settings.batch_size,
+            log_level=settings.log_level,
+            log_format=settings.log_format,
+            tune_malloc=settings.tune_malloc,
+        )
     )
-    created = ensure_topics(settings)
-    log.info(
-        "worker.starting",
-        bootstrap=settings.kafka_bootstrap,
-        created_topics=created,
-        web_port=settings.web_port,
-        model=settings.spacy_model,
-    )
-    app = create_app(settings, enricher=enricher)
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
-    worker.execute_from_commandline()
+    seconds = nlp.start()  # a bad model stops us here, before we join the group
+    log.info("worker.model_loaded", model=settings.spacy_model, seconds=round(seconds, 2), nlp_pid=nlp.pid)
+    try:
+        created = ensure_topics(settings)
+        log.info(
+            "worker.starting",
+            bootstrap=settings.kafka_bootstrap,
+            created_topics=created,
+            web_port=settings.web_port,
+            model=settings.spacy_model,
+        )
+        app = create_app(settings, nlp=nlp)
+        worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
+        worker.execute_from_commandline()
+    finally:
+        nlp.close()
     return 0
 
 

@@ -60,7 +60,6 @@ def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partiti
         **dict.fromkeys(fresh.topics.values(), 3),
         f"{app}.dedup": 1,
         f"{app}.nlp": 3,
-        f"{app}.quote-index": 3,
         f"{app}-versions-changelog": 3,
         f"{app}-dedup-index-changelog": 1,
         f"{app}-quote-speakers-changelog": 3,
