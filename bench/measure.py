@@ -133,6 +133,8 @@ def worker_counters(metrics_text: str) -> dict[str, float]:
                 out["nlp_batches"] = sample.value
             elif sample.name == "wirepipe_batch_size_sum":
                 out["nlp_batched_articles"] = sample.value
+            elif sample.name == "wirepipe_nlp_busy_seconds_total":
+                out["nlp_busy_seconds"] = sample.value
     return out
 
 

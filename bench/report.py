@@ -98,6 +98,26 @@ def markdown(r: dict[str, Any]) -> str:
             "Projected on 2 idle cores from CPU seconds per article (not measured wall time; see README): "
             + ", ".join(f"{k} {v}" for k, v in proj.items()),
         ]
+    lines += _cpu_per_article(r)
+    ceiling = r.get("dedup_ceiling", {})
+    if ceiling and "error" not in ceiling:
+        lines += [
+            "",
+            "## The dedup partition's ceiling",
+            "",
+            f"One dedup agent passed {ceiling.get('envelopes')} envelopes (a backlog on `<app>.dedup`, "
+            f"verdicts {ceiling.get('verdicts')}) "
+            f"at **{_fmt(ceiling.get('articles_per_second'))} articles/s** "
+            "(Kafka timestamps of its outputs, first to last), its worker's NLP process busy with what it "
+            "passed on. "
+            + (
+                f"One worker processes {_fmt(r.get('one_worker', {}).get('docs_per_s'))} articles/s, so the "
+                f"partition keeps up with {_fmt(ceiling.get('workers_it_keeps_up_with'))} such workers "
+                f"(twelve need {_fmt(ceiling.get('twelve_workers_need_per_second'))}/s)."
+                if ceiling.get("workers_it_keeps_up_with")
+                else ""
+            ),
+        ]
     dup = r.get("duplicates", {})
     if dup and "error" not in dup:
         t = dup.get("per_record_timings_ms", {})
@@ -147,6 +167,52 @@ def markdown(r: dict[str, Any]) -> str:
             met = {True: "yes", False: "**no**", None: "-"}[g["met"]]
             lines.append(f"| {name} | {g['goal']} | {_fmt(g['measured'])} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+_PARTS = (
+    ("spacy", "spaCy (NLP process: nlp.pipe, every component)"),
+    ("stages", "other stages (decode, clean, hash, dedup; entities, quotes)"),
+    ("records", "envelopes and records (hop JSON, outcome records, NLP process IPC)"),
+    ("event_loop", "event loop (agents, tables, asyncio, logging, metrics)"),
+    ("consumer", "consumer (Faust's consumer thread + delivery and acks on the loop)"),
+    ("producer", "producer (aiokafka producer on the loop)"),
+    ("broker", "broker (the Kafka JVM)"),
+    ("bench", "load generator (the bench's producer and collector; not Wirepipe)"),
+)
+
+
+def _cpu_per_article(r: dict[str, Any]) -> list[str]:
+    split = r.get("cpu_per_article", {})
+    ms = split.get("ms_per_article", {})
+    if not ms:
+        return []
+    lines = [
+        "",
+        "## CPU per article by part (one worker)",
+        "",
+        "The worker's parts (loop thread, consumer thread, other threads, NLP process) from its own clocks "
+        "(`wirepipe_cpu_seconds_total`) over the one-worker phase; inside each part, the shares of py-spy "
+        "samples from the `profile` phase; broker and load generator from psutil. See bench/README.md.",
+        "",
+        "| part | CPU ms / article |",
+        "|---|---:|",
+    ]
+    for key, label in _PARTS:
+        if key in ms:
+            lines.append(f"| {label} | {_fmt(ms[key])} |")
+    for part, value in split.get("unsplit_ms_per_article", {}).items():
+        lines.append(f"| {part} (no profile samples to split it) | {_fmt(value)} |")
+    own = sum(v for k, v in ms.items() if k in ("records", "event_loop", "consumer", "producer"))
+    lines += [
+        "",
+        "Wirepipe's own stream cost (records + event loop + consumer + producer): "
+        f"{_fmt(own)} ms per article; "
+        f"bare spaCy in the baseline: {_fmt(split.get('baseline_spacy_ms_per_article'))} ms. "
+        f"Worker parts (exact): {split.get('worker_parts_ms_per_article')}; "
+        f"mean NLP batch {split.get('nlp_batch_mean')} articles; the NLP process held a batch "
+        f"{_fmt(split.get('nlp_process_busy_share'))} of the phase's wall time.",
+    ]
+    return lines
 
 
 def chart(r: dict[str, Any], path: Path) -> None:

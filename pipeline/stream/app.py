@@ -5,8 +5,9 @@
     <app>.nlp  --nlp (spaCy in a child process)-->  enriched, quotes
     any failure at any step  --> deadletter
 
-Every agent takes its input in batches (``take_events``): the records a batch sends go to the broker
-together and are acknowledged together, instead of one round trip per article and step.
+Every agent takes its input in batches (ingest and dedup: what is ready, ``batching.py``; nlp:
+``take_events``, for spaCy): the records a batch sends go to the broker together and are acknowledged
+together, instead of one round trip per article and step.
 
 Offsets: an agent settles its inputs only after the broker acknowledged every output sent for them, and
 Faust flushes the producer (table changelogs) before it commits offsets (faust/transport/consumer.py
@@ -43,6 +44,7 @@ from pipeline.settings import Settings
 from pipeline.stages.dedup import DerivedIndexStore, expire, forget
 from pipeline.stream import metrics
 from pipeline.stream.acks import WirepipeApp, skip_finished
+from pipeline.stream.batching import ready_batches
 from pipeline.stream.cputime import worker_parts
 from pipeline.stream.kafka_config import faust_credentials, internal_topic, table_partitions
 from pipeline.stream.nlp_process import NlpProcess, NlpResult, Unreadable
@@ -57,10 +59,8 @@ log = get_logger("wirepipe.worker")
 
 INDEX_KEY = b"index"  # every message on the single dedup partition: look up and index an article
 FORGET_KEY = b"forget"  # value is a uri: a withdrawn or withheld story leaves the index
-# The ingest and dedup agents take up to this many events at once, waiting at most this long for them:
-# at a trickle each step adds up to HOP_WITHIN_S of latency, under load batches fill at once.
+# The most events the ingest and dedup agents take at once (pipeline/stream/batching.py: what is ready).
 HOP_BATCH = 100
-HOP_WITHIN_S = 0.02
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -161,7 +161,7 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics)  # one per agent: its own pending sends
-        async for batch in stream.take_events(HOP_BATCH, within=HOP_WITHIN_S):  # type: ignore[attr-defined]
+        async for batch in ready_batches(stream, HOP_BATCH):
             events = await skip_finished(stream, batch)
             if events:
                 async with publisher.settling(stream, events, "ingest"):
@@ -192,7 +192,7 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
     async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = Publisher(**output_topics, originals=originals)
         last_sweep = 0.0
-        async for batch in stream.take_events(HOP_BATCH, within=HOP_WITHIN_S):  # type: ignore[attr-defined]
+        async for batch in ready_batches(stream, HOP_BATCH):
             events = await skip_finished(stream, batch)
             if events:
                 async with publisher.settling(stream, events, "dedup"):
@@ -272,6 +272,7 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
                     await publisher.dead(dead_letter(error, _source(event)))
 
     async def _analyse(events: list[Any]) -> list[NlpResult]:
+        started = time.perf_counter()
         try:
             return await nlp.finish([e.value for e in events])
         except Exception as exc:  # the whole batch failed (spaCy raised, or its process died)
@@ -284,6 +285,8 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
                     continue
                 failed.append(dead_letter(internal_error(exc, Stage.ENTITIES), hop.source(), hop.uri))
             return failed
+        finally:
+            metrics.NLP_BUSY.inc(time.perf_counter() - started)
 
     async def _remember_quotes(publisher: Publisher, published: Published) -> None:
         """Record under which speaker keys a story's quotes went out; retract those a newer version

@@ -47,6 +47,12 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
     registry=REGISTRY,
 )
+NLP_BUSY = Counter(
+    "wirepipe_nlp_busy_seconds",
+    "Wall seconds the NLP process held a batch: divided by elapsed time, how busy the NLP step is "
+    "(near 1: spaCy is the bottleneck; well below 1 under load: the stream is).",
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "wirepipe_consumer_lag",
     "Messages between the committed offset and the log end, per assigned input partition.",
