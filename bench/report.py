@@ -105,15 +105,18 @@ def markdown(r: dict[str, Any]) -> str:
             "",
             "## The dedup partition's ceiling",
             "",
-            f"One dedup agent passed {ceiling.get('envelopes')} envelopes (a backlog on `<app>.dedup`, "
-            f"verdicts {ceiling.get('verdicts')}) "
-            f"at **{_fmt(ceiling.get('articles_per_second'))} articles/s** "
-            "(Kafka timestamps of its outputs, first to last), its worker's NLP process busy with what it "
-            "passed on. "
+            f"One dedup agent worked through {ceiling.get('envelopes')} envelopes (a backlog on "
+            f"`<app>.dedup`, verdicts {ceiling.get('verdicts')}), its worker's NLP process busy with what "
+            f"it passed on: **{_fmt(ceiling.get('articles_per_second'))} articles/s** measured "
+            f"(steady part: {ceiling.get('steady_window')}), its event loop spending "
+            f"{_fmt(ceiling.get('loop_cpu_ms_per_envelope'))} CPU ms per envelope: "
+            f"**{_fmt(ceiling.get('articles_per_second_on_an_idle_core'))} articles/s** "
+            "on a core of its own. "
             + (
-                f"One worker processes {_fmt(r.get('one_worker', {}).get('docs_per_s'))} articles/s, so the "
-                f"partition keeps up with {_fmt(ceiling.get('workers_it_keeps_up_with'))} such workers "
-                f"(twelve need {_fmt(ceiling.get('twelve_workers_need_per_second'))}/s)."
+                f"One worker does {_fmt(ceiling.get('one_worker_per_second_on_idle_cores'))} articles/s on "
+                f"cores of its own (its busiest process's CPU per article), so one dedup partition keeps up "
+                f"with {_fmt(ceiling.get('workers_it_keeps_up_with'))} workers; twelve need "
+                f"{_fmt(ceiling.get('twelve_workers_need_per_second'))}/s."
                 if ceiling.get("workers_it_keeps_up_with")
                 else ""
             ),

@@ -122,9 +122,9 @@ def summarise(bench: Bench) -> None:
 def cpu_projection(r: dict[str, Any]) -> dict[str, float]:
     """Ratios from CPU seconds per article instead of wall time: what the goals would read on 2 idle cores.
 
-    Wall time per article can be no less than the busiest single process's CPU per article (one
-    process runs its spaCy on one core) nor than all our processes' CPU over 2 cores. Other
-    processes on a shared machine change the wall figures, not these.
+    Wall time per article can be no less than the busiest single process's CPU per article (the NLP
+    process runs spaCy on one core; the worker's own process, GIL-bound, on one more) nor than all our
+    processes' CPU over the cores. Other processes on a shared machine change the wall figures, not these.
     """
     base, one, two = r.get("baseline", {}), r.get("one_worker", {}), r.get("two_workers", {})
     out: dict[str, float] = {}
@@ -134,15 +134,21 @@ def cpu_projection(r: dict[str, Any]) -> dict[str, float]:
 
     def per_article(phase: dict[str, Any]) -> tuple[float, float]:
         cpu = phase["cpu_seconds"]
-        busiest = max(v for k, v in cpu.items() if ".w" in k)
-        return busiest / phase["articles"] * 1000, sum(cpu.values()) / phase["articles"] * 1000
+        processes = [v for k, v in cpu.items() if ".w" in k]
+        if phase.get("worker_counters"):  # a worker is two processes: its own and its NLP process
+            processes = []
+            for counters in phase["worker_counters"]:
+                nlp = counters.get("cpu.nlp_process", 0.0)
+                own = sum(v for k, v in counters.items() if k.startswith("cpu.") and k != "cpu.nlp_process")
+                processes += [nlp, own]
+        return max(processes) / phase["articles"] * 1000, sum(cpu.values()) / phase["articles"] * 1000
 
     base_ms = base["seconds"] * base["cores_busy"] / base["articles"] * 1000
     one_busiest, one_total = per_article(one)
     one_floor = max(one_busiest, one_total / cores)
     out |= {
         "baseline_cpu_ms_per_article": round(base_ms, 2),
-        "one_worker_worker_cpu_ms_per_article": round(one_busiest, 2),
+        "one_worker_busiest_process_cpu_ms_per_article": round(one_busiest, 2),
         "one_worker_all_cpu_ms_per_article": round(one_total, 2),
         "one_worker_vs_baseline": round(base_ms / one_floor, 3),
     }
@@ -215,13 +221,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--latency-seconds", type=float, default=0.0, help="default 60 (10 with --smoke)")
     ap.add_argument("--latency-rate", type=float, default=0.0, help="default: half the one-worker docs/s")
     ap.add_argument("--profile-n", type=int, default=0, help="articles for the profile phase (default 600)")
-    ap.add_argument("--dedup-n", type=int, default=0, help="envelopes for dedup_ceiling (default 4000)")
+    ap.add_argument("--dedup-n", type=int, default=0, help="envelopes for dedup_ceiling (default 6000)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
     args.latency_seconds = args.latency_seconds or (10.0 if args.smoke else 60.0)
     args.profile_n = args.profile_n or min(args.n, 600)
-    args.dedup_n = args.dedup_n or (100 if args.smoke else 4000)
+    args.dedup_n = args.dedup_n or (200 if args.smoke else 6000)
     args.out = args.out or REPO / "bench" / "results" / ("smoke" if args.smoke else "")
     unknown = set(args.phases.split(",")) - set(PHASES)
     if unknown:

@@ -130,6 +130,10 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
         broker_heartbeat_interval=3.0,
         broker_commit_interval=1.0,
         producer_max_request_size=settings.topic_max_message_bytes,
+        # Up to 1 MiB per record batch (Faust's default is 16 KiB, four envelopes): what an agent batch
+        # sends to one partition goes out as one record batch, which the broker appends and the consumer
+        # decodes as one.
+        producer_max_batch_size=1_048_576,
         consumer_max_fetch_size=settings.topic_max_message_bytes,
     )
     limits = limits_from(settings)
@@ -143,11 +147,12 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
     nlp_topic = app.topic(
         internal_topic(settings, "nlp"), partitions=settings.partitions, internal=True, config=size
     )
-    output_topics: dict[str, Any] = {
-        "enriched": app.topic(settings.topic_enriched),
-        "quotes": app.topic(settings.topic_quotes),
-        "deadletter": app.topic(settings.topic_deadletter),
+    outputs: dict[str, Any] = {
+        "enriched": settings.topic_enriched,
+        "quotes": settings.topic_quotes,
+        "deadletter": settings.topic_deadletter,
     }
+    dedup_name, nlp_name = dedup_topic.get_topic_name(), nlp_topic.get_topic_name()
     tables = table_partitions(settings)  # created with their changelogs by ensure_topics
     versions = app.Table("versions", default=None, partitions=tables["versions"])
     dedup_index = app.Table("dedup-index", default=None, partitions=tables["dedup-index"])
@@ -160,7 +165,7 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
 
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
+        publisher = Publisher(app.producer, **outputs)  # one per agent: its own pending sends
         async for batch in ready_batches(stream, HOP_BATCH):
             events = await skip_finished(stream, batch)
             if events:
@@ -180,17 +185,17 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
             await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
         else:
             if isinstance(step, Envelope):
-                await publisher.send(dedup_topic, INDEX_KEY, step.to_wire())
+                await publisher.send(dedup_name, INDEX_KEY, step.to_wire())
             else:
                 await publisher.outcome(step, source)
                 if is_retraction(step):
                     # Through the dedup partition, so the retraction reaches the nlp step after
                     # any earlier version of the story still on its way there.
-                    await publisher.send(dedup_topic, FORGET_KEY, step.id.encode())
+                    await publisher.send(dedup_name, FORGET_KEY, step.id.encode())
 
     @app.agent(dedup_topic, name="dedup")
     async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        publisher = Publisher(**output_topics, originals=originals)
+        publisher = Publisher(app.producer, **outputs, originals=originals)
         last_sweep = 0.0
         async for batch in ready_batches(stream, HOP_BATCH):
             events = await skip_finished(stream, batch)
@@ -219,7 +224,7 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
         if event.message.key == FORGET_KEY:
             uri = event.value.decode()
             forget(dedup_store, uri)
-            await publisher.send(nlp_topic, event.value, retraction(uri))
+            await publisher.send(nlp_name, event.value, retraction(uri))
             return
         try:
             hop = WireEnvelope.parse(event.value)
@@ -236,11 +241,11 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
             error = dead_letter(internal_error(exc, Stage.DEDUP), hop.source(), hop.uri)
             await publisher.dead(error, read_original=True)
             return
-        await publisher.send(nlp_topic, hop.uri.encode(), hop.to_wire())
+        await publisher.send(nlp_name, hop.uri.encode(), hop.to_wire())
 
     @app.agent(nlp_topic, name="nlp")
     async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        publisher = Publisher(**output_topics, originals=originals)
+        publisher = Publisher(app.producer, **outputs, originals=originals)
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
             settings.batch_size, within=settings.batch_timeout_s
         ):

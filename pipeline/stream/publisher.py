@@ -24,18 +24,24 @@ log = get_logger("wirepipe.worker")
 
 
 class Publisher:
-    """Sends outcomes, quote records and dead letters, and writes the canonical log line."""
+    """Sends outcomes, quote records and dead letters, and writes the canonical log line.
+
+    Records go straight to the producer of Faust's transport (aiokafka's, which batches them): Faust's
+    ``Topic.send`` adds a pending-message object, callbacks and sensor calls per record that nothing
+    here uses. Faust still flushes that producer before it commits offsets.
+    """
 
     def __init__(
-        self, enriched: Any, quotes: Any, deadletter: Any, originals: Originals | None = None
+        self, producer: Any, enriched: str, quotes: str, deadletter: str, originals: Originals | None = None
     ) -> None:
+        self.producer = producer
         self.topics = {"enriched": enriched, "quotes": quotes, "deadletter": deadletter}
         self.originals = originals
         self._pending: list[Any] = []
 
-    async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Hand a record to the producer; ``delivered`` waits for the broker's acknowledgement."""
-        self._pending.append(await topic.send(key=key, value=value))
+        self._pending.append(await self.producer.send(topic, key, value, None, None, None))
 
     async def delivered(self) -> None:
         """Wait until everything sent for the current inputs is acknowledged by the broker."""

@@ -74,6 +74,7 @@ def test_dedup_on_the_wire_gives_the_verdicts_of_the_envelope_path_and_forwards_
         assert forwarded.verdict.status == judged.verdict.status
         assert forwarded.verdict.duplicate_of == judged.verdict.duplicate_of
         assert "dedup" in forwarded.timings_ms
+        assert forwarded.key is None  # nothing after the dedup step reads it
         verdicts[hop.uri] = forwarded.verdict
     assert on_wire.keys() == on_envelopes.keys()
     copy = verdicts["urn:copy-of-2"]
