@@ -178,6 +178,33 @@ def test_a_dead_letter_raised_after_ingest_carries_the_original_message_read_bac
     assert gone["original_b64"] == "" and "not read back" in gone["message"]
 
 
+def test_table_changes_made_in_a_batch_go_to_the_changelog_partition_of_their_own_article(
+    deployment: Deployment, worker: Worker
+) -> None:
+    """The agents take batches of events from several partitions; a table write must still land in the
+    partition of the event it is for (versions by raw partition, quote speakers by nlp partition, which
+    is the same for a uri), or the worker that takes that partition over would not find it."""
+    values = [ninjs(f"it:batch-{i}", GOOD_BODY.replace("Thursday", f"day {i}")) for i in range(24)]
+    placed = broker_produce(
+        deployment.bootstrap,
+        deployment.topics["raw"],
+        [(f"it:batch-{i}".encode(), v) for i, v in enumerate(values)],
+    )
+    assert len({r.partition for r in placed}) > 1, "the test needs articles on several partitions"
+    wanted = {f"it:batch-{i}" for i in range(24)}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not wanted <= {o["id"] for o in outcomes(deployment, 0, 5)}:
+        time.sleep(1)
+    app = deployment.env()["WIREPIPE_APP_ID"]
+    partition_of = {r.key: r.partition for r in placed}
+    for table in ("versions", "quote-speakers"):
+        changes = consume_all(deployment.bootstrap, f"{app}-{table}-changelog", 0, timeout_s=10)
+        ours = [(json.loads(c.key or b"null"), c.partition) for c in changes]
+        ours = [(uri, partition) for uri, partition in ours if uri in wanted]
+        assert {uri for uri, _ in ours} == wanted, table
+        assert all(partition == partition_of[uri.encode()] for uri, partition in ours), table
+
+
 def wait_for_every_uri(
     deployment: Deployment, uris: set[str], timeout_s: float
 ) -> tuple[list[Any], list[Any]]:
