@@ -288,7 +288,9 @@ def phase_dedup_ceiling(bench: Bench) -> dict[str, Any]:
         passed = f"{len(records)} of {len(envelopes)}"
         raise RuntimeError(f"dedup_ceiling: {passed} envelopes passed the dedup step in time")
     steady = [m for m in marks if 0.1 * len(envelopes) <= m[1] <= 0.9 * len(envelopes)]
-    if len(steady) < 2 or steady[-1][1] == steady[0][1]:
+    if len(steady) < 2 or steady[-1][1] == steady[0][1]:  # a short run (smoke): the whole of it
+        steady = [next((m for m in marks if m[1] > 0), marks[0]), marks[-1]]
+    if steady[-1][1] == steady[0][1] or steady[-1][0] == steady[0][0]:
         few = f"{len(steady)} readings in the steady part"
         raise RuntimeError(f"dedup_ceiling: {few}, too few to measure (raise --dedup-n)")
     (t0, n0, cpu0), (t1, n1, cpu1) = steady[0], steady[-1]
