@@ -258,5 +258,3 @@ def percentile(sorted_values: list[int], q: float) -> float:
 
 def mib(n: int) -> float:
     return round(n / 2**20, 1)
-
-

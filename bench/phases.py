@@ -204,8 +204,6 @@ def phase_latency(bench: Bench) -> dict[str, Any]:
     }
 
 
-
-
 def phase_profile(bench: Bench) -> dict[str, Any]:
     """One worker on the first ``--profile-n`` articles with py-spy sampling it and its NLP process: the
     shares of spaCy, stages, records, event loop, consumer and producer inside each part of the worker.

@@ -98,6 +98,7 @@ def markdown(r: dict[str, Any]) -> str:
             "Projected on 2 idle cores from CPU seconds per article (not measured wall time; see README): "
             + ", ".join(f"{k} {v}" for k, v in proj.items()),
         ]
+    lines += _per_core(r)
     lines += _cpu_per_article(r)
     ceiling = r.get("dedup_ceiling", {})
     if ceiling and "error" not in ceiling:
@@ -182,6 +183,39 @@ _PARTS = (
     ("broker", "broker (the Kafka JVM)"),
     ("bench", "load generator (the bench's producer and collector; not Wirepipe)"),
 )
+
+
+def _per_core(r: dict[str, Any]) -> list[str]:
+    c = r.get("per_core", {})
+    if not c:
+        return []
+    wall = r.get("ratios", {}).get("one_worker_vs_baseline")
+    lines = [
+        "",
+        "## Per core: how much of the ratio is a second core",
+        "",
+        f"Bare spaCy (one process, one core) spent {_fmt(c['baseline_cpu_ms_per_article'])} CPU ms per "
+        f"article; one worker {_fmt(c['one_worker_cpu_ms_per_article'])} in its two processes (NLP process "
+        f"and stream), keeping {_fmt(c['one_worker_cores_used'])} cores busy, and the broker "
+        f"{_fmt(c['one_worker_broker_cpu_ms_per_article'])} more. Per CPU second a worker does "
+        f"**{_fmt(c['one_worker_vs_baseline_per_core'])} x** the articles of bare spaCy "
+        f"({_fmt(c['one_worker_vs_baseline_per_core_with_broker'])} x with the broker's CPU)"
+        + (
+            f"; the wall ratio {_fmt(wall)} x is that times {_fmt(c['one_worker_from_overlap'])}, the "
+            "worker's cores busy over the baseline's: above 1 what the stream running beside spaCy on a "
+            "second core adds, below 1 what other load on the machine took from the worker."
+            if "one_worker_from_overlap" in c
+            else "."
+        ),
+    ]
+    if "two_workers_vs_one_per_core" in c:
+        lines.append(
+            f"Two workers spent {_fmt(c['two_workers_cpu_ms_per_article'])} CPU ms per article; one "
+            "worker's CPU per article (with the broker's) over two workers' is "
+            f"{_fmt(c['two_workers_vs_one_per_core'])}: on cores enough for both, two workers would do "
+            "about twice that many times one worker's rate."
+        )
+    return lines
 
 
 def _cpu_per_article(r: dict[str, Any]) -> list[str]:

@@ -65,7 +65,6 @@ GOALS = {
 }
 
 
-
 # -- the run -------------------------------------------------------------------------------------------
 
 
@@ -82,6 +81,7 @@ def summarise(bench: Bench) -> None:
         ratios["two_workers_vs_one_worker"] = round(two["words_per_s"] / one["words_per_s"], 3)
     r["ratios"] = ratios
     r["cpu_projection"] = cpu_projection(r)
+    r["per_core"] = per_core(r)
     r["cpu_per_article"] = cpu_per_article(r)
     peaks = bench.sampler.peak_rss
     workers = {k: mib(v) for k, v in sorted(peaks.items()) if ".w" in k}
@@ -159,6 +159,46 @@ def cpu_projection(r: dict[str, Any]) -> dict[str, float]:
             "two_workers_broker_share": two["cpu_share"].get("broker", 0.0),
             "two_workers_vs_one_worker": round(one_floor / max(two_busiest, two_total / cores), 3),
         }
+    return out
+
+
+def per_core(r: dict[str, Any]) -> dict[str, float]:
+    """Articles per CPU second against bare spaCy's, and how much of the wall ratio is a second core.
+
+    The baseline runs on one core; a worker is two processes (spaCy in its NLP process, the stream in its
+    own) and can keep up to two busy. ``one_worker_vs_baseline_per_core`` is bare spaCy's CPU per article
+    over the worker's (both its processes): what a core does through Wirepipe against what it does in
+    ``nlp.pipe`` (``_with_broker`` also charges the broker's CPU to the worker).
+    ``one_worker_from_overlap`` is the wall ratio over the per-core one, i.e. the worker's cores busy over
+    the baseline's: the part of the wall ratio that comes from running the stream beside spaCy on another
+    core. ``two_workers_vs_one_per_core``: CPU per article (workers and broker) of one worker over that of
+    two, 1.0 when a second worker costs nothing per article beyond its share.
+    """
+    base, one, two = r.get("baseline", {}), r.get("one_worker", {}), r.get("two_workers", {})
+    if not (base.get("cores_busy") and one.get("cpu_seconds")):
+        return {}
+
+    def ms(phase: dict[str, Any], broker: bool) -> float:
+        cpu = phase["cpu_seconds"]
+        seconds = sum(v for k, v in cpu.items() if ".w" in k) + (cpu.get("broker", 0.0) if broker else 0.0)
+        return float(seconds * 1000 / phase["articles"])
+
+    base_ms = base["seconds"] * base["cores_busy"] / base["articles"] * 1000
+    worker_cores = sum(v for k, v in one["cpu_seconds"].items() if ".w" in k) / one["seconds"]
+    out = {
+        "baseline_cpu_ms_per_article": round(base_ms, 2),
+        "one_worker_cpu_ms_per_article": round(ms(one, False), 2),
+        "one_worker_broker_cpu_ms_per_article": round(ms(one, True) - ms(one, False), 2),
+        "one_worker_cores_used": round(worker_cores, 2),
+        "one_worker_vs_baseline_per_core": round(base_ms / ms(one, False), 3),
+        "one_worker_vs_baseline_per_core_with_broker": round(base_ms / ms(one, True), 3),
+    }
+    wall = r.get("ratios", {}).get("one_worker_vs_baseline")
+    if wall:
+        out["one_worker_from_overlap"] = round(wall / out["one_worker_vs_baseline_per_core"], 3)
+    if two.get("cpu_seconds"):
+        out["two_workers_cpu_ms_per_article"] = round(ms(two, False), 2)
+        out["two_workers_vs_one_per_core"] = round(ms(one, True) / ms(two, True), 3)
     return out
 
 
@@ -307,4 +347,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -92,6 +92,19 @@ def test_the_cpu_split_per_article_covers_spacy_the_stream_and_the_broker(
     assert results["profile"]["shares"]["nlp_process"]["spacy"] > 0.5
 
 
+def test_the_per_core_ratio_times_the_cores_used_gives_the_wall_ratio(
+    smoke: tuple[Path, dict[str, Any]],
+) -> None:
+    """The report separates what a worker does per CPU second from what a second core adds."""
+    _, results = smoke
+    c = results["per_core"]
+    assert c["one_worker_cpu_ms_per_article"] > 0 and c["one_worker_cores_used"] > 0
+    wall = results["ratios"]["one_worker_vs_baseline"]
+    product = c["one_worker_vs_baseline_per_core"] * c["one_worker_from_overlap"]
+    assert abs(product - wall) < 0.01 * wall + 0.002
+    assert c["one_worker_vs_baseline_per_core_with_broker"] < c["one_worker_vs_baseline_per_core"]
+
+
 def test_the_dedup_ceiling_phase_measures_a_rate_and_the_loop_cpu_per_envelope(
     smoke: tuple[Path, dict[str, Any]],
 ) -> None:
