@@ -64,7 +64,7 @@ _CONSUMER_FILES = (
     "pipeline/stream/acks.py",
 )
 _RECORD_FILES = ("pipeline/stream/outputs.py", "pydantic/", "multiprocessing/", "concurrent/futures/")
-_HOP_FUNCTIONS = ("to_wire", "parse", "envelope", "source", "__init__")  # process.Envelope, WireEnvelope
+_HOP_FUNCTIONS = ("to_wire", "parse", "envelope", "source", "__init__")  # process.Envelope
 
 
 @dataclass
@@ -105,6 +105,8 @@ def classify(frames: list[tuple[str, str]], part: str) -> str:
             return "spacy"
         if file.startswith("pipeline/stages/"):
             return "stages"
+        if file == "pipeline/wire.py":
+            return "records" if function.rsplit(".", 1)[-1] != "check_duplicate_wire" else "stages"
         if file == "pipeline/process.py":
             name = function.rsplit(".", 1)[-1]
             return "records" if name in _HOP_FUNCTIONS else "stages"
@@ -121,10 +123,10 @@ def parse(raw: str) -> Samples:
     """Samples from py-spy's raw output (``--threads --subprocesses``), by part and category."""
     samples = Samples()
     role_of: dict[str, str] = {}  # thread id -> part, learnt from its complete stacks
-    lines = []
+    lines: list[tuple[str, list[tuple[str, str]], int]] = []
     for line in raw.splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
             continue
         headers, frames = _frames(stack)
         processes = [h for h in headers if h.startswith("process ")]
@@ -139,7 +141,7 @@ def parse(raw: str) -> Samples:
             role_of[tid] = "loop"
         elif any(function == "WorkerThread.run" for function, _ in frames):
             role_of[tid] = "consumer"
-        lines.append((tid, frames, int(count)))
+        lines.append((tid, frames, int(count_text)))
     for tid, frames, count in lines:
         if not frames or frames[-1][1] in _WAIT_FILES:
             samples.idle += count
@@ -154,14 +156,14 @@ def split(parts_seconds: dict[str, float], samples: Samples, articles: int) -> d
 
     A part without samples keeps its CPU under ``unsplit``."""
     shares = samples.shares()
-    ms = Counter[str]()
+    ms: dict[str, float] = {}
     unsplit: dict[str, float] = {}
     for part, seconds in parts_seconds.items():
         if part == "consumer":
-            ms["consumer"] += seconds
+            ms["consumer"] = ms.get("consumer", 0.0) + seconds
         elif part in shares:
             for category, share in shares[part].items():
-                ms[category] += seconds * share
+                ms[category] = ms.get(category, 0.0) + seconds * share
         else:
             unsplit[part] = seconds
     per_article = {cat: round(ms[cat] * 1000 / articles, 2) for cat in CATEGORIES if cat in ms}

@@ -168,7 +168,7 @@ def listening_pid(bootstrap: str) -> int | None:
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port_text):
-                return conn.pid
+                return int(conn.pid) if conn.pid is not None else None
     except (psutil.Error, ValueError):
         return None
     return None

@@ -325,7 +325,7 @@ def _is_dedup_output(record: Outcome) -> bool:
     if record.value is None:
         return False
     if not record.topic.endswith(".nlp"):
-        return orjson.loads(record.value).get("outcome") == "duplicate"
+        return bool(orjson.loads(record.value).get("outcome") == "duplicate")
     return True
 
 

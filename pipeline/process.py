@@ -124,9 +124,9 @@ class Envelope(BaseModel):
     """An article between the worker's steps (ingest -> dedup -> nlp).
 
     On the internal topics it travels as ``to_wire`` bytes: a small JSON header, then the article's JSON,
-    which the dedup step passes on without parsing (``WireEnvelope``). The original message stays behind:
-    ``original`` is kept in memory only (``wirepipe enrich``), and the worker reads a dead letter's
-    original back from the raw topic at ``source_topic``/``source_partition``/``source_offset``.
+    which the dedup step passes on without parsing (``pipeline.wire.WireEnvelope``). The original message
+    stays behind: ``original`` is kept in memory only (``wirepipe enrich``), and the worker reads a dead
+    letter's original back from the raw topic at ``source_topic``/``source_partition``/``source_offset``.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -159,62 +159,10 @@ class Envelope(BaseModel):
         """Header line (every field but the article, plus the uri), then the article's JSON."""
         header = self.model_dump(mode="json", exclude={"article"})
         header["uri"] = self.article.uri
-        return orjson.dumps(header) + _HEADER_END + self.article.model_dump_json().encode()
+        return orjson.dumps(header) + HEADER_END + self.article.model_dump_json().encode()
 
 
-_HEADER_END = b"\n"  # JSON text never holds a raw newline: the first one ends the header
-
-
-class NotAnEnvelopeError(ValueError):
-    """Bytes on an internal topic that ``Envelope.to_wire`` did not write."""
-
-
-@dataclass(frozen=True)
-class WireEnvelope:
-    """An envelope as it travels: the header parsed, the article still its JSON bytes.
-
-    The dedup step reads only the header (the dedup key), adds its verdict and forwards the article
-    bytes untouched; only the nlp step (and a duplicate's outcome) parses the article.
-    """
-
-    header: dict[str, Any]
-    article_json: bytes
-
-    @classmethod
-    def parse(cls, value: bytes) -> WireEnvelope:
-        """Split ``Envelope.to_wire`` bytes; raises ``NotAnEnvelopeError`` on anything else."""
-        head, sep, article = value.partition(_HEADER_END)
-        try:
-            header = orjson.loads(head)
-        except orjson.JSONDecodeError as exc:
-            raise NotAnEnvelopeError(f"not an envelope: the header is not JSON ({exc})") from None
-        if not sep or not isinstance(header, dict) or not isinstance(header.get("uri"), str):
-            raise NotAnEnvelopeError("not an envelope: no header line with a uri")
-        return cls(header, article)
-
-    @property
-    def uri(self) -> str:
-        return str(self.header["uri"])
-
-    def source(self) -> Source:
-        """Where the original message is (its value is read back from there for a dead letter)."""
-        h = self.header
-        return Source(
-            value=None,
-            key=self.uri.encode(),
-            topic=h.get("source_topic"),
-            partition=h.get("source_partition"),
-            offset=h.get("source_offset"),
-        )
-
-    def envelope(self) -> Envelope:
-        """The whole envelope, article parsed and validated."""
-        fields = {k: v for k, v in self.header.items() if k != "uri"}
-        article = CleanArticle.model_validate_json(self.article_json)
-        return Envelope.model_validate({**fields, "article": article})
-
-    def to_wire(self) -> bytes:
-        return orjson.dumps(self.header) + _HEADER_END + self.article_json
+HEADER_END = b"\n"  # JSON text never holds a raw newline: the first one ends the header (pipeline/wire.py)
 
 
 def status_outcome(raw: RawArticle, action: Action, reason: str) -> EnrichedArticle:
@@ -285,20 +233,11 @@ def check_duplicate(envelope: Envelope, store: MutableMapping[str, Any], limits:
     """Look the article up in the dedup index (and add it); the verdict rides on in the envelope."""
     if envelope.key is None:
         raise ValueError(f"the envelope of {envelope.article.uri} has no dedup key")
-    verdict, timings = _judge(envelope.key, envelope.timings_ms, store, limits)
+    verdict, timings = judge_duplicate(envelope.key, envelope.timings_ms, store, limits)
     return envelope.model_copy(update={"verdict": verdict, "timings_ms": timings})
 
 
-def check_duplicate_wire(hop: WireEnvelope, store: MutableMapping[str, Any], limits: Limits) -> WireEnvelope:
-    """``check_duplicate`` on an envelope from the wire, without parsing its article. The dedup key is
-    dropped from what goes on: nothing after this step reads it (a third of the header's bytes)."""
-    verdict, timings = _judge(str(hop.header["key"]), hop.header["timings_ms"], store, limits)
-    header = {k: v for k, v in hop.header.items() if k != "key"}
-    header |= {"verdict": verdict.model_dump(mode="json"), "timings_ms": timings}
-    return WireEnvelope(header, hop.article_json)
-
-
-def _judge(
+def judge_duplicate(
     key: str, timings_ms: dict[str, float], store: MutableMapping[str, Any], limits: Limits
 ) -> tuple[DuplicateVerdict, dict[str, float]]:
     timings = dict(timings_ms)
@@ -316,11 +255,8 @@ def _judge(
     return verdict, timings
 
 
-def is_duplicate(envelope: Envelope | WireEnvelope) -> bool:
+def is_duplicate(envelope: Envelope) -> bool:
     """True when another article already carries this content (exact or near copy)."""
-    if isinstance(envelope, WireEnvelope):
-        verdict = envelope.header.get("verdict")
-        return isinstance(verdict, dict) and verdict.get("status") != "unique"
     return envelope.verdict is not None and envelope.verdict.status != "unique"
 
 

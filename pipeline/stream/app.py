@@ -30,13 +30,10 @@ from pipeline.process import (
     Envelope,
     Limits,
     Source,
-    WireEnvelope,
     article_outcome,
-    check_duplicate_wire,
     dead_letter,
     ingest,
     internal_error,
-    is_duplicate,
     is_retraction,
 )
 from pipeline.settings import Settings
@@ -51,6 +48,7 @@ from pipeline.stream.outputs import Published
 from pipeline.stream.publisher import Publisher
 from pipeline.stream.tables import Table, writing_for
 from pipeline.stream.topic import Topic
+from pipeline.wire import WireEnvelope, check_duplicate_wire
 from schemas.records import DeadLetter
 
 log = get_logger("wirepipe.worker")
@@ -236,7 +234,7 @@ def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
             return
         try:
             hop = check_duplicate_wire(hop, dedup_store, limits)
-            if is_duplicate(hop):
+            if hop.is_duplicate:
                 envelope = hop.envelope()
                 await publisher.outcome(article_outcome(envelope), envelope.source())
                 return

@@ -26,9 +26,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pipeline.logs import configure_logging, get_logger
-from pipeline.process import Enricher, WireEnvelope, finish
+from pipeline.process import Enricher, finish
 from pipeline.stream.cputime import process_cpu_seconds
 from pipeline.stream.outputs import Published, outcome_outputs
+from pipeline.wire import WireEnvelope
 from schemas.records import DeadLetter
 
 log = get_logger("wirepipe.nlp")

@@ -12,16 +12,14 @@ import pytest
 from pipeline.process import (
     Envelope,
     Limits,
-    NotAnEnvelopeError,
     Source,
-    WireEnvelope,
     article_outcome,
     check_duplicate,
-    check_duplicate_wire,
     ingest,
     is_duplicate,
 )
 from pipeline.stream.outputs import outcome_outputs, retraction_outputs, speaker_key
+from pipeline.wire import NotAnEnvelopeError, WireEnvelope, check_duplicate_wire
 from schemas.records import EnrichedArticle, Quote
 
 _VOCAB = [f"w{i}" for i in range(3000)]
@@ -68,7 +66,7 @@ def test_dedup_on_the_wire_gives_the_verdicts_of_the_envelope_path_and_forwards_
         hop = check_duplicate_wire(WireEnvelope.parse(wire), on_wire, Limits())
 
         assert hop.article_json == WireEnvelope.parse(wire).article_json
-        assert is_duplicate(hop) == is_duplicate(judged)
+        assert hop.is_duplicate == is_duplicate(judged)
         forwarded = WireEnvelope.parse(hop.to_wire()).envelope()
         assert forwarded.verdict is not None and judged.verdict is not None
         assert forwarded.verdict.status == judged.verdict.status
