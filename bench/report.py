@@ -31,7 +31,16 @@ def one_line(phase: dict[str, Any]) -> str:
     """A short progress line for stderr."""
     if "error" in phase:
         return f"FAILED {phase['error']}"
-    keys = ("docs_per_s", "words_per_s", "seconds", "p50_ms", "p99_ms", "duplicate_cost_vs_unique_timings")
+    keys = (
+        "docs_per_s",
+        "words_per_s",
+        "seconds",
+        "p50_ms",
+        "p99_ms",
+        "duplicate_cost_vs_unique_timings",
+        "articles_per_second",
+        "loop_cpu_ms_per_envelope",
+    )
     return " ".join(f"{k}={phase[k]}" for k in keys if k in phase)
 
 

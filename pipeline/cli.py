@@ -51,11 +51,12 @@ _MALLOC_THRESHOLDS = ((_M_TRIM_THRESHOLD, 256 << 20), (_M_TOP_PAD, 64 << 20), (_
 def tune_malloc() -> bool:
     """Let glibc keep freed memory for the next spaCy batch instead of returning it to the system.
 
-    The worker runs spaCy in an executor thread. With glibc's default (dynamic) thresholds, the arrays
-    of each batch are unmapped or trimmed when it ends and page-faulted back in by the next one: about
-    400 page faults per article, against 100 for the same spaCy on a main thread: 0.3 to 1.5 CPU ms
-    per article, the most on a loaded machine (bench/README.md, profiling a worker). Fixed thresholds
-    keep up to 256 MiB of freed heap for reuse; the worker's peak RSS does not change in the bench.
+    Measured when the worker ran spaCy in an executor thread: with glibc's default (dynamic) thresholds,
+    the arrays of each batch were unmapped or trimmed when it ended and page-faulted back in by the next
+    one: about 400 page faults per article, against 100 for the same spaCy on a main thread: 0.3 to 1.5
+    CPU ms per article, the most on a loaded machine. spaCy now runs on the main thread of the worker's
+    NLP process, which sets the same thresholds (pipeline/stream/nlp_process.py; not re-measured there).
+    Fixed thresholds keep up to 256 MiB of freed heap for reuse; peak RSS did not change in the bench.
     Returns False where there is no glibc.
     """
     try:

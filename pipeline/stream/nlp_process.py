@@ -2,9 +2,9 @@
 
 In one process, the executor thread running spaCy and the event loop (Faust, the Kafka clients, cleaning,
 dedup) take turns on the GIL: while one holds it the other waits, and every forced switch costs both of
-them cache misses. The bench measured spaCy's own CPU 8-10 % higher beside a loop that is busy 30 % of the
-time, and the loop's stage timings inflated by the waits (bench/README.md). In a child process each runs on
-its own core; the price is pickling the envelopes there and the outcomes back.
+them cache misses. spaCy's own CPU per article measured up to 10 % higher beside a Python thread busy 30 % of
+the time (the loop's share), and the loop's stage timings inflated by the waits (bench/README.md). In a child
+process each runs on its own core; the price is pickling the envelopes there and the outcomes back.
 
 The child loads the model once (``Enricher``) and exits with its parent (``PR_SET_PDEATHSIG``), so a killed
 worker leaves no orphan holding 300 MB. A child that dies (out of memory, a crash in native code) makes
