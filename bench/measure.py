@@ -31,12 +31,19 @@ def _kafka_options(bootstrap: str) -> dict[str, Any]:
 
 
 class Sampler:
-    """Samples the resident memory of named processes in a thread; reads their CPU seconds on demand."""
+    """Samples the resident memory of named processes in a thread; reads their CPU seconds on demand.
+
+    A process watched with ``tree=True`` counts with its descendants (a worker with its NLP process): RSS
+    summed, CPU summed, a child's CPU kept as last read after it exits."""
 
     def __init__(self, interval_s: float = 0.2) -> None:
         self.interval_s = interval_s
         self.peak_rss: dict[str, int] = {}
         self._procs: dict[str, psutil.Process] = {}
+        self._children: dict[str, dict[int, psutil.Process]] = {}
+        self._children_cpu: dict[str, dict[int, float]] = {}
+        self._trees: set[str] = set()
+        self._looked_for_children: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="bench-sampler", daemon=True)
@@ -49,11 +56,17 @@ class Sampler:
         self._stop.set()
         self._thread.join(timeout=5)
 
-    def watch(self, name: str, pid: int) -> None:
-        """Sample process ``pid`` under ``name`` (its peak RSS is kept after it exits)."""
+    def watch(self, name: str, pid: int, *, tree: bool = False) -> None:
+        """Sample process ``pid`` under ``name`` (its peak RSS is kept after it exits); ``tree``: with its
+        descendants."""
         with contextlib.suppress(psutil.Error):
             with self._lock:
                 self._procs[name] = psutil.Process(pid)
+                self._children.pop(name, None)
+                self._children_cpu.pop(name, None)
+                self._looked_for_children.pop(name, None)
+                if tree:
+                    self._trees.add(name)
             self._sample()
 
     def unwatch(self, name: str) -> None:
@@ -62,15 +75,38 @@ class Sampler:
             self._procs.pop(name, None)
 
     def cpu_seconds(self) -> dict[str, float]:
-        """User + system CPU seconds so far of every watched process that is alive."""
+        """User + system CPU seconds so far of every watched process that is alive, with its descendants."""
         out: dict[str, float] = {}
         with self._lock:
             procs = dict(self._procs)
         for name, proc in procs.items():
             with contextlib.suppress(psutil.Error):
                 times = proc.cpu_times()
-                out[name] = times.user + times.system
+                out[name] = times.user + times.system + sum(self._descendants(name, proc)[1].values())
         return out
+
+    def _descendants(self, name: str, proc: psutil.Process) -> tuple[list[psutil.Process], dict[int, float]]:
+        """The live descendants of ``proc``, and the CPU seconds of every descendant seen so far."""
+        known = self._children.setdefault(name, {})
+        cpu = self._children_cpu.setdefault(name, {})
+        if name not in self._trees:
+            return [], cpu
+        # Listing children reads every /proc entry (3 ms here): new ones are looked for every 2 s only.
+        if time.monotonic() - self._looked_for_children.get(name, 0.0) > 2.0:
+            self._looked_for_children[name] = time.monotonic()
+            with contextlib.suppress(psutil.Error):
+                for child in proc.children(recursive=True):
+                    known.setdefault(child.pid, child)
+        live = []
+        for pid, child in list(known.items()):
+            try:
+                times = child.cpu_times()
+            except psutil.Error:
+                known.pop(pid)  # gone: its last reading stays in ``cpu``
+                continue
+            cpu[pid] = times.user + times.system
+            live.append(child)
+        return live, cpu
 
     def _sample(self) -> None:
         with self._lock:
@@ -78,11 +114,33 @@ class Sampler:
         for name, proc in procs.items():
             with contextlib.suppress(psutil.Error):
                 rss = proc.memory_info().rss
+                for child in self._descendants(name, proc)[0]:
+                    with contextlib.suppress(psutil.Error):
+                        rss += child.memory_info().rss
                 self.peak_rss[name] = max(rss, self.peak_rss.get(name, 0))
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             self._sample()
+
+
+def worker_counters(metrics_text: str) -> dict[str, float]:
+    """From a worker's ``/metrics`` text: CPU seconds by part (``cpu.<part>``, pipeline/stream/cputime.py)
+    and the NLP batches so far (``nlp_batches``, ``nlp_batched_articles``)."""
+    from prometheus_client.parser import text_string_to_metric_families  # noqa: PLC0415
+
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(metrics_text):
+        for sample in family.samples:
+            if sample.name == "wirepipe_cpu_seconds_total":
+                out[f"cpu.{sample.labels['part']}"] = sample.value
+            elif sample.name == "wirepipe_batch_size_count":
+                out["nlp_batches"] = sample.value
+            elif sample.name == "wirepipe_batch_size_sum":
+                out["nlp_batched_articles"] = sample.value
+            elif sample.name == "wirepipe_nlp_busy_seconds_total":
+                out["nlp_busy_seconds"] = sample.value
+    return out
 
 
 def machine_cpu() -> dict[str, float]:
@@ -110,7 +168,7 @@ def listening_pid(bootstrap: str) -> int | None:
     try:
         for conn in psutil.net_connections(kind="tcp"):
             if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port == int(port_text):
-                return conn.pid
+                return int(conn.pid) if conn.pid is not None else None
     except (psutil.Error, ValueError):
         return None
     return None

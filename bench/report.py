@@ -31,7 +31,16 @@ def one_line(phase: dict[str, Any]) -> str:
     """A short progress line for stderr."""
     if "error" in phase:
         return f"FAILED {phase['error']}"
-    keys = ("docs_per_s", "words_per_s", "seconds", "p50_ms", "p99_ms", "duplicate_cost_vs_unique_timings")
+    keys = (
+        "docs_per_s",
+        "words_per_s",
+        "seconds",
+        "p50_ms",
+        "p99_ms",
+        "duplicate_cost_vs_unique_timings",
+        "articles_per_second",
+        "loop_cpu_ms_per_envelope",
+    )
     return " ".join(f"{k}={phase[k]}" for k in keys if k in phase)
 
 
@@ -98,6 +107,30 @@ def markdown(r: dict[str, Any]) -> str:
             "Projected on 2 idle cores from CPU seconds per article (not measured wall time; see README): "
             + ", ".join(f"{k} {v}" for k, v in proj.items()),
         ]
+    lines += _per_core(r)
+    lines += _cpu_per_article(r)
+    ceiling = r.get("dedup_ceiling", {})
+    if ceiling and "error" not in ceiling:
+        lines += [
+            "",
+            "## The dedup partition's ceiling",
+            "",
+            f"One dedup agent worked through {ceiling.get('envelopes')} envelopes (a backlog on "
+            f"`<app>.dedup`, verdicts {ceiling.get('verdicts')}), its worker's NLP process busy with what "
+            f"it passed on: **{_fmt(ceiling.get('articles_per_second'))} articles/s** measured "
+            f"(steady part: {ceiling.get('steady_window')}), its event loop spending "
+            f"{_fmt(ceiling.get('loop_cpu_ms_per_envelope'))} CPU ms per envelope: "
+            f"**{_fmt(ceiling.get('articles_per_second_on_an_idle_core'))} articles/s** "
+            "on a core of its own. "
+            + (
+                f"One worker does {_fmt(ceiling.get('one_worker_per_second_on_idle_cores'))} articles/s on "
+                f"cores of its own (its busiest process's CPU per article), so one dedup partition keeps up "
+                f"with {_fmt(ceiling.get('workers_it_keeps_up_with'))} workers; twelve need "
+                f"{_fmt(ceiling.get('twelve_workers_need_per_second'))}/s."
+                if ceiling.get("workers_it_keeps_up_with")
+                else ""
+            ),
+        ]
     dup = r.get("duplicates", {})
     if dup and "error" not in dup:
         t = dup.get("per_record_timings_ms", {})
@@ -147,6 +180,85 @@ def markdown(r: dict[str, Any]) -> str:
             met = {True: "yes", False: "**no**", None: "-"}[g["met"]]
             lines.append(f"| {name} | {g['goal']} | {_fmt(g['measured'])} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+_PARTS = (
+    ("spacy", "spaCy (NLP process: nlp.pipe, every component)"),
+    ("stages", "other stages (decode, clean, hash, dedup; entities, quotes)"),
+    ("records", "envelopes and records (hop JSON, outcome records, NLP process IPC)"),
+    ("event_loop", "event loop (agents, tables, asyncio, logging, metrics)"),
+    ("consumer", "consumer (Faust's consumer thread + delivery and acks on the loop)"),
+    ("producer", "producer (aiokafka producer on the loop)"),
+    ("broker", "broker (the Kafka JVM)"),
+    ("bench", "load generator (the bench's producer and collector; not Wirepipe)"),
+)
+
+
+def _per_core(r: dict[str, Any]) -> list[str]:
+    c = r.get("per_core", {})
+    if not c:
+        return []
+    wall = r.get("ratios", {}).get("one_worker_vs_baseline")
+    lines = [
+        "",
+        "## Per core: how much of the ratio is a second core",
+        "",
+        f"Bare spaCy (one process, one core) spent {_fmt(c['baseline_cpu_ms_per_article'])} CPU ms per "
+        f"article; one worker {_fmt(c['one_worker_cpu_ms_per_article'])} in its two processes (NLP process "
+        f"and stream), keeping {_fmt(c['one_worker_cores_used'])} cores busy, and the broker "
+        f"{_fmt(c['one_worker_broker_cpu_ms_per_article'])} more. Per CPU second a worker does "
+        f"**{_fmt(c['one_worker_vs_baseline_per_core'])} x** the articles of bare spaCy "
+        f"({_fmt(c['one_worker_vs_baseline_per_core_with_broker'])} x with the broker's CPU)"
+        + (
+            f"; the wall ratio {_fmt(wall)} x is that times {_fmt(c['one_worker_from_overlap'])}, the "
+            "worker's cores busy over the baseline's: above 1 what the stream running beside spaCy on a "
+            "second core adds, below 1 what other load on the machine took from the worker."
+            if "one_worker_from_overlap" in c
+            else "."
+        ),
+    ]
+    if "two_workers_vs_one_per_core" in c:
+        lines.append(
+            f"Two workers spent {_fmt(c['two_workers_cpu_ms_per_article'])} CPU ms per article; one "
+            "worker's CPU per article (with the broker's) over two workers' is "
+            f"{_fmt(c['two_workers_vs_one_per_core'])}: on cores enough for both, two workers would do "
+            "about twice that many times one worker's rate."
+        )
+    return lines
+
+
+def _cpu_per_article(r: dict[str, Any]) -> list[str]:
+    split = r.get("cpu_per_article", {})
+    ms = split.get("ms_per_article", {})
+    if not ms:
+        return []
+    lines = [
+        "",
+        "## CPU per article by part (one worker)",
+        "",
+        "The worker's parts (loop thread, consumer thread, other threads, NLP process) from its own clocks "
+        "(`wirepipe_cpu_seconds_total`) over the one-worker phase; inside each part, the shares of py-spy "
+        "samples from the `profile` phase; broker and load generator from psutil. See bench/README.md.",
+        "",
+        "| part | CPU ms / article |",
+        "|---|---:|",
+    ]
+    for key, label in _PARTS:
+        if key in ms:
+            lines.append(f"| {label} | {_fmt(ms[key])} |")
+    for part, value in split.get("unsplit_ms_per_article", {}).items():
+        lines.append(f"| {part} (no profile samples to split it) | {_fmt(value)} |")
+    own = sum(v for k, v in ms.items() if k in ("records", "event_loop", "consumer", "producer"))
+    lines += [
+        "",
+        "Wirepipe's own stream cost (records + event loop + consumer + producer): "
+        f"{_fmt(own)} ms per article; "
+        f"bare spaCy in the baseline: {_fmt(split.get('baseline_spacy_ms_per_article'))} ms. "
+        f"Worker parts (exact): {split.get('worker_parts_ms_per_article')}; "
+        f"mean NLP batch {split.get('nlp_batch_mean')} articles; the NLP process held a batch "
+        f"{_fmt(split.get('nlp_process_busy_share'))} of the phase's wall time.",
+    ]
+    return lines
 
 
 def chart(r: dict[str, Any], path: Path) -> None:

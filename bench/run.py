@@ -15,421 +15,54 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import gc
-import math
 import os
-import random
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench import report  # noqa: E402
-from bench.measure import (  # noqa: E402
-    AssignmentIncompleteError,
-    Collector,
-    Outcome,
-    Sampler,
-    cpu_delta,
-    listening_pid,
-    machine,
-    machine_cpu,
-    produce,
-    wait_group_stable,
+from bench.cpu_split import Samples, split  # noqa: E402
+from bench.harness import Bench, load, mib, read_corpus  # noqa: E402
+from bench.measure import Sampler, listening_pid, machine  # noqa: E402
+from bench.phases import (  # noqa: E402
+    phase_baseline,
+    phase_dedup_ceiling,
+    phase_duplicates,
+    phase_latency,
+    phase_offline,
+    phase_profile,
+    phase_workers,
 )
 from pipeline.localkafka.broker import LocalBroker  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
-from pipeline.stages.clean import clean  # noqa: E402
-from pipeline.stages.entities import load_nlp  # noqa: E402
-from schemas.ninjs import RawArticle  # noqa: E402
-from tests.workers import WIREPIPE, Deployment, Worker  # noqa: E402
 
-PHASES = ("baseline", "offline", "one_worker", "two_workers", "duplicates", "latency")
-PARTITIONS = 8
+PHASES = (
+    "baseline",
+    "offline",
+    "one_worker",
+    "two_workers",
+    "duplicates",
+    "latency",
+    "profile",
+    "dedup_ceiling",
+)
 DEFAULT_N = 1500  # the whole bench then takes about 7 minutes on 2 cores (bench/README.md)
 SMOKE_N = 12
 GOALS = {
-    "one_worker_vs_baseline": 0.9,
-    "two_workers_vs_one_worker": 1.7,
+    "one_worker_vs_baseline": 1.25,
+    "two_workers_vs_one_worker": 1.8,
     "duplicate_cost_vs_unique": 0.05,
     "latency_p99_ms": 2000.0,
     "worker_peak_rss_mib": 1024.0,
 }
-
-
-@dataclass
-class BenchDeployment(Deployment):
-    """A deployment with bench names (its own app id, consumer group and topics)."""
-
-    @property
-    def app_id(self) -> str:
-        return f"wirepipe-bench-{self.run_id}"
-
-    @property
-    def topics(self) -> dict[str, str]:
-        return {name: f"bench-{self.run_id}.{name}" for name in ("raw", "enriched", "deadletter", "quotes")}
-
-    def env(self, **overrides: str) -> dict[str, str]:
-        return super().env(**{"WIREPIPE_APP_ID": self.app_id, **overrides})
-
-
-@dataclass
-class Corpus:
-    """The first N raw lines and the cleaned bodies the baseline parses (words are counted on them)."""
-
-    lines: list[bytes]
-    bodies: list[str]
-    words: int
-    failed_clean: int
-
-
-@dataclass
-class Bench:
-    """One bench run: arguments, the broker, the sampler, and the results written as they come."""
-
-    args: argparse.Namespace
-    bootstrap: str
-    sampler: Sampler
-    corpus: Corpus
-    all_lines: list[bytes]
-    log_dir: Path
-    results: dict[str, Any] = field(default_factory=dict)
-    notes: dict[str, list[str]] = field(default_factory=dict)
-
-    def worker_env(self) -> dict[str, str]:
-        env = {"WIREPIPE_LOG_LEVEL": "INFO"}
-        if self.args.batch_size:
-            env["WIREPIPE_BATCH_SIZE"] = str(self.args.batch_size)
-        if self.args.batch_timeout:
-            env["WIREPIPE_BATCH_TIMEOUT_S"] = str(self.args.batch_timeout)
-        return env
-
-    def save(self) -> None:
-        self.results["finished_at"] = datetime.now(UTC).isoformat(timespec="seconds")
-        report.write(self.results, self.args.out)
-
-
-# -- corpus --------------------------------------------------------------------------------------------
-
-
-def read_corpus(path: Path, n: int) -> tuple[Corpus, list[bytes]]:
-    """The first ``n`` lines of the corpus, and their cleaned bodies (as the pipeline cleans them)."""
-    all_lines = [line.rstrip(b"\n") for line in path.read_bytes().splitlines() if line.strip()]
-    lines = all_lines[:n]
-    bodies: list[str] = []
-    failed = 0
-    for line in lines:
-        try:
-            bodies.append(clean(RawArticle.model_validate_json(line)).body)
-        except Exception:  # a corpus line the pipeline dead-letters has no body to parse
-            failed += 1
-    words = sum(len(b.split()) for b in bodies)
-    return Corpus(lines=lines, bodies=bodies, words=words, failed_clean=failed), all_lines
-
-
-def uri_of(line: bytes) -> bytes:
-    data = orjson.loads(line)
-    return str(data.get("uri") or data.get("guid")).encode()
-
-
-def with_uri(line: bytes, uri: str) -> bytes:
-    """The same article under another uri (a wire copy: same body, new identity)."""
-    data = orjson.loads(line)
-    data["uri"] = uri
-    return orjson.dumps(data)
-
-
-def rates(articles: int, words: int, seconds: float) -> dict[str, float]:
-    return {
-        "seconds": round(seconds, 3),
-        "docs_per_s": round(articles / seconds, 2) if seconds > 0 else 0.0,
-        "words_per_s": round(words / seconds, 1) if seconds > 0 else 0.0,
-    }
-
-
-def load() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
-# -- phases --------------------------------------------------------------------------------------------
-
-
-def phase_baseline(bench: Bench) -> dict[str, Any]:
-    """Bare ``nlp.pipe`` over the cleaned bodies: the same model and components, the same batch size."""
-    settings = Settings(**({"batch_size": bench.args.batch_size} if bench.args.batch_size else {}))
-    nlp = load_nlp(settings.spacy_model)
-    bodies = bench.corpus.bodies
-    machine_before, self_before = machine_cpu(), time.process_time()
-    started = time.perf_counter()
-    for _ in nlp.pipe(bodies, batch_size=settings.batch_size):
-        pass
-    seconds = time.perf_counter() - started
-    machine_used, self_used = cpu_delta(machine_before, machine_cpu()), time.process_time() - self_before
-    del nlp
-    gc.collect()
-    return {
-        "articles": len(bodies),
-        "words": bench.corpus.words,
-        "model": settings.spacy_model,
-        "batch_size": settings.batch_size,
-        "cores_busy": round(self_used / seconds, 2),
-        "machine_cores_busy": round(machine_used["busy"] / seconds, 2),
-        "other_processes_cores_busy": round((machine_used["busy"] - self_used) / seconds, 2),
-        **rates(len(bodies), bench.corpus.words, seconds),
-    }
-
-
-def phase_offline(bench: Bench) -> dict[str, Any]:
-    """``wirepipe enrich`` over the same N raw lines; its own log says when the model was loaded."""
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "in.jsonl"
-        src.write_bytes(b"\n".join(bench.corpus.lines) + b"\n")
-        env = {**os.environ, "WIREPIPE_LOG_FORMAT": "json", **bench.worker_env()}
-        started = time.perf_counter()
-        with (Path(tmp) / "out.jsonl").open("wb") as out, (Path(tmp) / "err.log").open("wb") as err:
-            proc = subprocess.Popen([WIREPIPE, "enrich", str(src)], env=env, stdout=out, stderr=err)
-            bench.sampler.watch("offline", proc.pid)
-            code = proc.wait(timeout=3600)
-            bench.sampler.unwatch("offline")
-        wall = time.perf_counter() - started
-        logs = [orjson.loads(x) for x in (Path(tmp) / "err.log").read_bytes().splitlines() if x[:1] == b"{"]
-        outcomes = Counter(
-            orjson.loads(x).get("outcome") or "dead_letter"
-            for x in (Path(tmp) / "out.jsonl").read_bytes().splitlines()
-        )
-    if code != 0:
-        raise RuntimeError(f"wirepipe enrich exited with {code}")
-    loaded = next(e["seconds"] for e in logs if e.get("event") == "enrich.model_loaded")
-    done = next(e["seconds"] for e in logs if e.get("event") == "enrich.done")
-    n, words = len(bench.corpus.lines), bench.corpus.words
-    return {
-        "articles": n,
-        "words": words,
-        "wall_seconds_with_start": round(wall, 3),
-        "model_load_seconds": loaded,
-        "outcomes": dict(outcomes),
-        "peak_rss_mib": mib(bench.sampler.peak_rss.get("offline", 0)),
-        **rates(n, words, done - loaded),
-    }
-
-
-@contextlib.contextmanager
-def deployment(bench: Bench, name: str, workers: int) -> Iterator[tuple[BenchDeployment, list[Worker]]]:
-    """A fresh deployment (own topics and dedup state) with ``workers`` ready workers in one stable group
-    that holds every partition of the agents' topics. Started once more if an agent's topic is left
-    unassigned (a start-up race in the worker, reported in the phase's ``restarts``)."""
-    dep = BenchDeployment(bootstrap=bench.bootstrap, partitions=PARTITIONS, extra_env=bench.worker_env())
-    dep.wirepipe("topics")
-    required = {dep.topics["raw"]: PARTITIONS, f"{dep.app_id}.dedup": 1, f"{dep.app_id}.nlp": PARTITIONS}
-    bench.notes.pop(name, None)
-    for attempt in (1, 2):
-        started = [Worker(dep, bench.log_dir, f"{name}-a{attempt}-w{i + 1}") for i in range(workers)]
-        try:
-            for i, w in enumerate(started):
-                bench.sampler.watch(f"{name}.w{i + 1}", w.process.pid)
-            for w in started:
-                w.wait_ready(timeout=180)
-            try:
-                wait_group_stable(bench.bootstrap, dep.app_id, workers, required)
-            except AssignmentIncompleteError as exc:
-                if attempt == 2:
-                    raise
-                bench.notes.setdefault(name, []).append(f"restarted the workers: {exc}")
-                continue
-            yield dep, started
-            return
-        finally:
-            for i, w in enumerate(started):
-                bench.sampler.unwatch(f"{name}.w{i + 1}")
-                w.stop()
-
-
-def crashes(log_dir: Path, name: str) -> list[str]:
-    """Agent crash lines in the phase's worker logs (Faust restarts a crashed agent and moves on)."""
-    found = []
-    for path in sorted(log_dir.glob(f"*-{name}-*.log")):
-        for line in path.read_text(errors="replace").splitlines():
-            if "Crashed reason=" in line:
-                found.append(f"{path.name}: {orjson.loads(line).get('event', line)[:300]}")
-    return found
-
-
-def run_stream(bench: Bench, name: str, values: list[bytes], workers: int) -> tuple[dict[str, Any], Any]:
-    """Produce ``values`` (keyed by uri) as fast as possible; time from the first send to the last outcome."""
-    with deployment(bench, name, workers) as (dep, _):
-        outputs = [dep.topics["enriched"], dep.topics["deadletter"]]
-        with Collector(bench.bootstrap, outputs) as collector:
-            cpu_before, machine_before = bench.sampler.cpu_seconds(), machine_cpu()
-            sent = produce(bench.bootstrap, dep.topics["raw"], ((uri_of(v), v) for v in values))
-            complete = collector.wait_for(len(values), timeout_s=max(180.0, len(values) * 0.5))
-            cpu = cpu_delta(cpu_before, bench.sampler.cpu_seconds())
-            machine_used = cpu_delta(machine_before, machine_cpu())
-            records = [r for r in collector.records if r.value is not None]
-    crashed = crashes(bench.log_dir, name)
-    if not complete:
-        # Throughput from a run that lost outcomes would be a lie: fail the phase, say why.
-        raise RuntimeError(
-            f"{name}: {len(records)} of {len(values)} outcomes ({dict(Counter(kind(r) for r in records))}); "
-            f"agent crashes: {crashed[:2] or 'none'}; worker logs in {bench.log_dir}"
-        )
-    last = max(r.arrived for r in records)
-    seconds = last - sent.started
-    kafka_seconds = (max(r.timestamp_ms for r in records) - min(sent.timestamps_ms.values())) / 1000
-    cpu_total = sum(cpu.values())
-    result = {
-        "articles": len(values),
-        "outcomes_received": len(records),
-        "workers": workers,
-        "partitions": PARTITIONS,
-        "produce_seconds": round(sent.finished - sent.started, 3),
-        "seconds_by_kafka_timestamps": round(kafka_seconds, 3),
-        "outcomes": dict(Counter(kind(r) for r in records)),
-        "cpu_seconds": cpu,
-        "cpu_share": {k: round(v / cpu_total, 3) for k, v in cpu.items()} if cpu_total else {},
-        "cores_busy": round(cpu_total / seconds, 2),
-        # The whole machine over the same window (it also counts the wait for the last poll):
-        # what other processes took shows whether the bench had the cores to itself.
-        "machine_cores_busy": round(machine_used["busy"] / seconds, 2),
-        "other_processes_cores_busy": round((machine_used["busy"] - cpu_total) / seconds, 2),
-        "machine_cores_stolen": round(machine_used["steal"] / seconds, 2),
-        "agent_crashes": crashed,
-        "restarts": bench.notes.get(name, []),
-        **rates(len(values), 0, seconds),
-    }
-    return result, records
-
-
-def kind(record: Outcome) -> str:
-    data = orjson.loads(record.value or b"{}")
-    return str(data.get("outcome") or f"dead_letter:{data.get('error_code')}")
-
-
-def phase_workers(bench: Bench, workers: int) -> dict[str, Any]:
-    name = "one_worker" if workers == 1 else "two_workers"
-    result, _ = run_stream(bench, name, bench.corpus.lines, workers)
-    result["words"] = bench.corpus.words
-    result["words_per_s"] = round(bench.corpus.words / result["seconds"], 1)
-    return result
-
-
-def phase_duplicates(bench: Bench) -> dict[str, Any]:
-    """N articles plus a copy of each under a new uri, shuffled; the cost of a duplicate vs a unique one."""
-    lines = bench.corpus.lines
-    values = lines + [with_uri(v, uri_of(v).decode() + ":bench-copy") for v in lines]
-    random.Random(bench.args.seed).shuffle(values)
-    result, records = run_stream(bench, "duplicates", values, workers=1)
-    per_kind: dict[str, list[dict[str, float]]] = {"unique": [], "duplicate": []}
-    for r in records:
-        data = orjson.loads(r.value or b"{}")
-        group = {"enriched": "unique", "update": "unique", "duplicate": "duplicate"}.get(data.get("outcome"))
-        if group:
-            per_kind[group].append(data.get("timings_ms") or {})
-    stage_ms = {
-        group: {
-            stage: round(statistics.fmean(t.get(stage, 0.0) for t in timings), 3)
-            for stage in sorted({s for t in timings for s in t})
-        }
-        for group, timings in per_kind.items()
-        if timings
-    }
-    total_ms = {
-        group: round(statistics.fmean(sum(t.values()) for t in timings), 3)
-        for group, timings in per_kind.items()
-        if timings
-    }
-    result["per_record_timings_ms"] = {
-        "count": {g: len(t) for g, t in per_kind.items()},
-        "mean_total": total_ms,
-        "mean_by_stage": stage_ms,
-    }
-    if total_ms.get("unique") and "duplicate" in total_ms:
-        result["duplicate_cost_vs_unique_timings"] = round(total_ms["duplicate"] / total_ms["unique"], 4)
-    one = bench.results.get("one_worker", {})
-    if one.get("seconds"):
-        # Wall time: (2N shuffled) - (N unique) spread over the N copies, next to N unique per article.
-        per_unique = one["seconds"] / len(lines)
-        per_duplicate = (result["seconds"] - one["seconds"]) / len(lines)
-        result["wall_ms_per_unique"] = round(per_unique * 1000, 3)
-        result["wall_ms_per_duplicate"] = round(per_duplicate * 1000, 3)
-        result["duplicate_cost_vs_unique_wall"] = round(per_duplicate / per_unique, 4)
-    return result
-
-
-def phase_latency(bench: Bench) -> dict[str, Any]:
-    """A fixed rate of half the one-worker throughput for a fixed time; produce -> outcome per article."""
-    one = bench.results.get("one_worker", {})
-    rate = bench.args.latency_rate or 0.5 * float(one.get("docs_per_s") or 0)
-    if rate <= 0:
-        raise RuntimeError("latency needs --latency-rate or the one_worker phase")
-    count = max(1, math.ceil(rate * bench.args.latency_seconds))
-    pool = bench.all_lines
-    # Past the corpus, copies under new uris are duplicates (cheap): counted and reported.
-    values = [
-        pool[i % len(pool)] if i < len(pool) else with_uri(pool[i % len(pool)], f"bench-lat-{i}")
-        for i in range(count)
-    ]
-    with deployment(bench, "latency", 1) as (dep, _):
-        outputs = [dep.topics["enriched"], dep.topics["deadletter"]]
-        with Collector(bench.bootstrap, outputs) as collector:
-            sent = produce(bench.bootstrap, dep.topics["raw"], ((uri_of(v), v) for v in values), rate=rate)
-            complete = collector.wait_for(len(values), timeout_s=120)
-            records = [r for r in collector.records if r.value is not None]
-    if not records:
-        raise RuntimeError(f"latency: no outcome; agent crashes: {crashes(bench.log_dir, 'latency')[:2]}")
-    if not complete:
-        raise RuntimeError(
-            f"latency: {len(records)} of {len(values)} outcomes 120 s after the last send; "
-            f"agent crashes: {crashes(bench.log_dir, 'latency')[:2] or 'none'}"
-        )
-    latencies = sorted(
-        r.timestamp_ms - sent.timestamps_ms[r.key] for r in records if r.key in sent.timestamps_ms
-    )
-    if not latencies:
-        raise RuntimeError("latency: no outcome matched a produced key")
-    return {
-        "rate_target_per_s": round(rate, 2),
-        "rate_achieved_per_s": round(len(values) / (sent.finished - sent.started), 2),
-        "seconds": bench.args.latency_seconds,
-        "articles": len(values),
-        "repeated_bodies": max(0, len(values) - len(pool)),
-        "matched": len(latencies),
-        "complete": complete,
-        "outcomes": dict(Counter(kind(r) for r in records)),
-        "agent_crashes": crashes(bench.log_dir, "latency"),
-        "restarts": bench.notes.get("latency", []),
-        "p50_ms": percentile(latencies, 50),
-        "p95_ms": percentile(latencies, 95),
-        "p99_ms": percentile(latencies, 99),
-        "max_ms": latencies[-1],
-        "mean_ms": round(statistics.fmean(latencies), 1),
-        "latencies_ms": latencies,
-    }
-
-
-def percentile(sorted_values: list[int], q: float) -> float:
-    """Linear interpolation between closest ranks (numpy's default)."""
-    if len(sorted_values) == 1:
-        return float(sorted_values[0])
-    pos = (len(sorted_values) - 1) * q / 100
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return round(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo), 1)
-
-
-def mib(n: int) -> float:
-    return round(n / 2**20, 1)
 
 
 # -- the run -------------------------------------------------------------------------------------------
@@ -448,6 +81,8 @@ def summarise(bench: Bench) -> None:
         ratios["two_workers_vs_one_worker"] = round(two["words_per_s"] / one["words_per_s"], 3)
     r["ratios"] = ratios
     r["cpu_projection"] = cpu_projection(r)
+    r["per_core"] = per_core(r)
+    r["cpu_per_article"] = cpu_per_article(r)
     peaks = bench.sampler.peak_rss
     workers = {k: mib(v) for k, v in sorted(peaks.items()) if ".w" in k}
     r["memory_mib"] = {
@@ -487,9 +122,9 @@ def summarise(bench: Bench) -> None:
 def cpu_projection(r: dict[str, Any]) -> dict[str, float]:
     """Ratios from CPU seconds per article instead of wall time: what the goals would read on 2 idle cores.
 
-    Wall time per article can be no less than the busiest single process's CPU per article (one
-    process runs its spaCy on one core) nor than all our processes' CPU over 2 cores. Other
-    processes on a shared machine change the wall figures, not these.
+    Wall time per article can be no less than the busiest single process's CPU per article (the NLP
+    process runs spaCy on one core; the worker's own process, GIL-bound, on one more) nor than all our
+    processes' CPU over the cores. Other processes on a shared machine change the wall figures, not these.
     """
     base, one, two = r.get("baseline", {}), r.get("one_worker", {}), r.get("two_workers", {})
     out: dict[str, float] = {}
@@ -499,15 +134,21 @@ def cpu_projection(r: dict[str, Any]) -> dict[str, float]:
 
     def per_article(phase: dict[str, Any]) -> tuple[float, float]:
         cpu = phase["cpu_seconds"]
-        busiest = max(v for k, v in cpu.items() if ".w" in k)
-        return busiest / phase["articles"] * 1000, sum(cpu.values()) / phase["articles"] * 1000
+        processes = [v for k, v in cpu.items() if ".w" in k]
+        if phase.get("worker_counters"):  # a worker is two processes: its own and its NLP process
+            processes = []
+            for counters in phase["worker_counters"]:
+                nlp = counters.get("cpu.nlp_process", 0.0)
+                own = sum(v for k, v in counters.items() if k.startswith("cpu.") and k != "cpu.nlp_process")
+                processes += [nlp, own]
+        return max(processes) / phase["articles"] * 1000, sum(cpu.values()) / phase["articles"] * 1000
 
     base_ms = base["seconds"] * base["cores_busy"] / base["articles"] * 1000
     one_busiest, one_total = per_article(one)
     one_floor = max(one_busiest, one_total / cores)
     out |= {
         "baseline_cpu_ms_per_article": round(base_ms, 2),
-        "one_worker_worker_cpu_ms_per_article": round(one_busiest, 2),
+        "one_worker_busiest_process_cpu_ms_per_article": round(one_busiest, 2),
         "one_worker_all_cpu_ms_per_article": round(one_total, 2),
         "one_worker_vs_baseline": round(base_ms / one_floor, 3),
     }
@@ -518,6 +159,76 @@ def cpu_projection(r: dict[str, Any]) -> dict[str, float]:
             "two_workers_broker_share": two["cpu_share"].get("broker", 0.0),
             "two_workers_vs_one_worker": round(one_floor / max(two_busiest, two_total / cores), 3),
         }
+    return out
+
+
+def per_core(r: dict[str, Any]) -> dict[str, float]:
+    """Articles per CPU second against bare spaCy's, and how much of the wall ratio is a second core.
+
+    The baseline runs on one core; a worker is two processes (spaCy in its NLP process, the stream in its
+    own) and can keep up to two busy. ``one_worker_vs_baseline_per_core`` is bare spaCy's CPU per article
+    over the worker's (both its processes): what a core does through Wirepipe against what it does in
+    ``nlp.pipe`` (``_with_broker`` also charges the broker's CPU to the worker).
+    ``one_worker_from_overlap`` is the wall ratio over the per-core one, i.e. the worker's cores busy over
+    the baseline's: the part of the wall ratio that comes from running the stream beside spaCy on another
+    core. ``two_workers_vs_one_per_core``: CPU per article (workers and broker) of one worker over that of
+    two, 1.0 when a second worker costs nothing per article beyond its share.
+    """
+    base, one, two = r.get("baseline", {}), r.get("one_worker", {}), r.get("two_workers", {})
+    if not (base.get("cores_busy") and one.get("cpu_seconds")):
+        return {}
+
+    def ms(phase: dict[str, Any], broker: bool) -> float:
+        cpu = phase["cpu_seconds"]
+        seconds = sum(v for k, v in cpu.items() if ".w" in k) + (cpu.get("broker", 0.0) if broker else 0.0)
+        return float(seconds * 1000 / phase["articles"])
+
+    base_ms = base["seconds"] * base["cores_busy"] / base["articles"] * 1000
+    worker_cores = sum(v for k, v in one["cpu_seconds"].items() if ".w" in k) / one["seconds"]
+    out = {
+        "baseline_cpu_ms_per_article": round(base_ms, 2),
+        "one_worker_cpu_ms_per_article": round(ms(one, False), 2),
+        "one_worker_broker_cpu_ms_per_article": round(ms(one, True) - ms(one, False), 2),
+        "one_worker_cores_used": round(worker_cores, 2),
+        "one_worker_vs_baseline_per_core": round(base_ms / ms(one, False), 3),
+        "one_worker_vs_baseline_per_core_with_broker": round(base_ms / ms(one, True), 3),
+    }
+    wall = r.get("ratios", {}).get("one_worker_vs_baseline")
+    if wall:
+        out["one_worker_from_overlap"] = round(wall / out["one_worker_vs_baseline_per_core"], 3)
+    if two.get("cpu_seconds"):
+        out["two_workers_cpu_ms_per_article"] = round(ms(two, False), 2)
+        out["two_workers_vs_one_per_core"] = round(ms(one, True) / ms(two, True), 3)
+    return out
+
+
+def cpu_per_article(r: dict[str, Any]) -> dict[str, Any]:
+    """CPU ms per article by part in the one-worker phase (bench/README.md, "CPU per article by part"):
+    the worker's parts from its own clocks, split by the profile phase's samples; the broker and the load
+    generator (the bench's producer and collector) from psutil; the baseline's spaCy for comparison."""
+    one, profile = r.get("one_worker", {}), r.get("profile", {})
+    if not one.get("worker_counters"):
+        return {}
+    counters = one["worker_counters"][0]
+    parts = {k.removeprefix("cpu."): v for k, v in counters.items() if k.startswith("cpu.")}
+    sampled = profile.get("split_of_this_phase", {}).get("samples", {})
+    samples = Samples(by_part={part: Counter(counts) for part, counts in sampled.items()})
+    articles = one["articles"]
+    out: dict[str, Any] = split(parts, samples, articles)
+    cpu = one.get("cpu_seconds", {})
+    out["ms_per_article"] |= {
+        name: round(cpu[name] * 1000 / articles, 2) for name in ("broker", "bench") if name in cpu
+    }
+    out["worker_parts_ms_per_article"] = {p: round(s * 1000 / articles, 2) for p, s in parts.items()}
+    if counters.get("nlp_batches"):
+        out["nlp_batch_mean"] = round(counters["nlp_batched_articles"] / counters["nlp_batches"], 1)
+    if counters.get("nlp_busy_seconds") and one.get("seconds"):
+        # Near 1: the NLP process (spaCy) was the bottleneck; below: it waited for the stream.
+        out["nlp_process_busy_share"] = round(counters["nlp_busy_seconds"] / one["seconds"], 3)
+    base = r.get("baseline", {})
+    if base.get("cores_busy"):
+        spacy_ms = base["seconds"] * base["cores_busy"] / base["articles"] * 1000
+        out["baseline_spacy_ms_per_article"] = round(spacy_ms, 2)
     return out
 
 
@@ -549,10 +260,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-timeout", type=float, default=0.0, help="WIREPIPE_BATCH_TIMEOUT_S for workers")
     ap.add_argument("--latency-seconds", type=float, default=0.0, help="default 60 (10 with --smoke)")
     ap.add_argument("--latency-rate", type=float, default=0.0, help="default: half the one-worker docs/s")
+    ap.add_argument("--profile-n", type=int, default=0, help="articles for the profile phase (default 600)")
+    ap.add_argument("--dedup-n", type=int, default=0, help="envelopes for dedup_ceiling (default 6000)")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
     args.latency_seconds = args.latency_seconds or (10.0 if args.smoke else 60.0)
+    args.profile_n = args.profile_n or min(args.n, 600)
+    args.dedup_n = args.dedup_n or (200 if args.smoke else 6000)
     args.out = args.out or REPO / "bench" / "results" / ("smoke" if args.smoke else "")
     unknown = set(args.phases.split(",")) - set(PHASES)
     if unknown:
@@ -599,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                     "two_workers": lambda b: phase_workers(b, 2),
                     "duplicates": phase_duplicates,
                     "latency": phase_latency,
+                    "profile": phase_profile,
+                    "dedup_ceiling": phase_dedup_ceiling,
                 }[name]
                 print(f"bench: {name} ...", file=sys.stderr, flush=True)
                 phase_started = time.perf_counter()

@@ -51,11 +51,12 @@ _MALLOC_THRESHOLDS = ((_M_TRIM_THRESHOLD, 256 << 20), (_M_TOP_PAD, 64 << 20), (_
 def tune_malloc() -> bool:
     """Let glibc keep freed memory for the next spaCy batch instead of returning it to the system.
 
-    The worker runs spaCy in an executor thread. With glibc's default (dynamic) thresholds, the arrays
-    of each batch are unmapped or trimmed when it ends and page-faulted back in by the next one: about
-    400 page faults per article, against 100 for the same spaCy on a main thread: 0.3 to 1.5 CPU ms
-    per article, the most on a loaded machine (bench/README.md, profiling a worker). Fixed thresholds
-    keep up to 256 MiB of freed heap for reuse; the worker's peak RSS does not change in the bench.
+    Measured when the worker ran spaCy in an executor thread: with glibc's default (dynamic) thresholds,
+    the arrays of each batch were unmapped or trimmed when it ended and page-faulted back in by the next
+    one: about 400 page faults per article, against 100 for the same spaCy on a main thread: 0.3 to 1.5
+    CPU ms per article, the most on a loaded machine. spaCy now runs on the main thread of the worker's
+    NLP process, which sets the same thresholds (pipeline/stream/nlp_process.py; not re-measured there).
+    Fixed thresholds keep up to 256 MiB of freed heap for reuse; peak RSS did not change in the bench.
     Returns False where there is no glibc.
     """
     try:
@@ -68,32 +69,40 @@ def tune_malloc() -> bool:
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     if settings.tune_malloc:
-        tune_malloc()  # before the model and the executor thread allocate anything
+        tune_malloc()  # before anything allocates (the NLP process sets its own)
     import faust  # noqa: PLC0415
 
-    from pipeline.process import Enricher  # noqa: PLC0415
     from pipeline.stream.app import create_app  # noqa: PLC0415 - faust imports are slow; only the worker needs them
     from pipeline.stream.kafka_config import ensure_topics  # noqa: PLC0415
+    from pipeline.stream.nlp_process import NlpConfig, NlpProcess  # noqa: PLC0415
 
     log = get_logger()
-    started = time.perf_counter()
-    enricher = Enricher(  # a bad model stops us here
-        settings.spacy_model, batch_size=settings.batch_size, selective=settings.selective_parse
+    nlp = NlpProcess(
+        NlpConfig(
+            model=settings.spacy_model,
+            batch_size=settings.batch_size,
+            selective=settings.selective_parse,
+            log_level=settings.log_level,
+            log_format=settings.log_format,
+            tune_malloc=settings.tune_malloc,
+        )
     )
-    log.info(
-        "worker.model_loaded", model=settings.spacy_model, seconds=round(time.perf_counter() - started, 2)
-    )
-    created = ensure_topics(settings)
-    log.info(
-        "worker.starting",
-        bootstrap=settings.kafka_bootstrap,
-        created_topics=created,
-        web_port=settings.web_port,
-        model=settings.spacy_model,
-    )
-    app = create_app(settings, enricher=enricher)
-    worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
-    worker.execute_from_commandline()
+    seconds = nlp.start()  # a bad model stops us here, before we join the group
+    log.info("worker.model_loaded", model=settings.spacy_model, seconds=round(seconds, 2), nlp_pid=nlp.pid)
+    try:
+        created = ensure_topics(settings)
+        log.info(
+            "worker.starting",
+            bootstrap=settings.kafka_bootstrap,
+            created_topics=created,
+            web_port=settings.web_port,
+            model=settings.spacy_model,
+        )
+        app = create_app(settings, nlp=nlp)
+        worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
+        worker.execute_from_commandline()
+    finally:
+        nlp.close()
     return 0
 
 

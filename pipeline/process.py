@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeGuard, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
@@ -133,7 +133,13 @@ def internal_error(exc: Exception, stage: Stage) -> StageError:
 
 
 class Envelope(BaseModel):
-    """An article between the worker's steps (ingest -> dedup -> nlp), serialised on internal topics."""
+    """An article between the worker's steps (ingest -> dedup -> nlp).
+
+    On the internal topics it travels as ``to_wire`` bytes: a small JSON header, then the article's JSON,
+    which the dedup step passes on without parsing (``pipeline.wire.WireEnvelope``). The original message
+    stays behind: ``original`` is kept in memory only (``wirepipe enrich``), and the worker reads a dead
+    letter's original back from the raw topic at ``source_topic``/``source_partition``/``source_offset``.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -142,23 +148,33 @@ class Envelope(BaseModel):
     versioncreated: str | None = None
     embargoed: str | None = None
     article: CleanArticle
-    key: str  # DedupKey.to_json()
+    key: str | None = None  # DedupKey.to_json(), until the dedup step has used it
     verdict: DuplicateVerdict | None = None
     timings_ms: dict[str, float]
-    original_b64: str
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    original: bytes | None = Field(default=None, exclude=True, repr=False)
 
     def source(self) -> Source:
-        """The original message, for a dead letter raised after ingest."""
+        """The original message, for a dead letter raised after ingest (its value is None when the
+        envelope came over the wire: the caller reads it back from the raw topic)."""
         return Source(
-            value=base64.b64decode(self.original_b64),
+            value=self.original,
             key=self.article.uri.encode(),
             topic=self.source_topic,
             partition=self.source_partition,
             offset=self.source_offset,
         )
+
+    def to_wire(self) -> bytes:
+        """Header line (every field but the article, plus the uri), then the article's JSON."""
+        header = self.model_dump(mode="json", exclude={"article"})
+        header["uri"] = self.article.uri
+        return orjson.dumps(header) + HEADER_END + self.article.model_dump_json().encode()
+
+
+HEADER_END = b"\n"  # JSON text never holds a raw newline: the first one ends the header (pipeline/wire.py)
 
 
 def status_outcome(raw: RawArticle, action: Action, reason: str) -> EnrichedArticle:
@@ -231,7 +247,7 @@ def _ingest_article(
         article=article,
         key=key.to_json(),
         timings_ms=timings,
-        original_b64=base64.b64encode(source.value or b"").decode("ascii"),
+        original=source.value,
         source_topic=source.topic,
         source_partition=source.partition,
         source_offset=source.offset,
@@ -245,19 +261,28 @@ def is_retraction(step: EnrichedArticle | Envelope) -> TypeGuard[EnrichedArticle
 
 def check_duplicate(envelope: Envelope, store: MutableMapping[str, Any], limits: Limits) -> Envelope:
     """Look the article up in the dedup index (and add it); the verdict rides on in the envelope."""
-    timings = dict(envelope.timings_ms)
+    if envelope.key is None:
+        raise ValueError(f"the envelope of {envelope.article.uri} has no dedup key")
+    verdict, timings = judge_duplicate(envelope.key, envelope.timings_ms, store, limits)
+    return envelope.model_copy(update={"verdict": verdict, "timings_ms": timings})
+
+
+def judge_duplicate(
+    key: str, timings_ms: dict[str, float], store: MutableMapping[str, Any], limits: Limits
+) -> tuple[DuplicateVerdict, dict[str, float]]:
+    timings = dict(timings_ms)
     verdict = timed(
         timings,
         "dedup",
         lambda: dedup(
             store,
-            DedupKey.from_json(envelope.key),
+            DedupKey.from_json(key),
             now=time.time(),
             threshold=limits.near_dup_threshold,
             retention_s=limits.retention_s,
         ),
     )
-    return envelope.model_copy(update={"verdict": verdict, "timings_ms": timings})
+    return verdict, timings
 
 
 def is_duplicate(envelope: Envelope) -> bool:

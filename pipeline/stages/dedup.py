@@ -377,16 +377,17 @@ def _drop_from_bucket(store: MutableMapping[str, Any], bucket_key: str, h: str) 
 class DerivedIndexStore(MutableMapping[str, Any]):
     """A dedup store that keeps only the articles durable and derives their index in memory.
 
-    ``doc:`` and ``fp:`` entries go to ``durable`` (in the worker a changelog-backed Faust table); the
-    LSH buckets (``b:``) and the expiry index (``exp:``) live in a dict, rebuilt from the ``doc:``
-    entries by ``rebuild`` whenever ``durable`` was restored (after a rebalance). Each new article
-    then costs two changelog records instead of fourteen, and no bucket list of up to 64 handles is
-    rewritten on every insert. Verdicts are those of one plain dict; after a rebuild, articles indexed
+    ``doc:`` entries go to ``durable`` (in the worker a changelog-backed Faust table); the fingerprint
+    index (``fp:``), the LSH buckets (``b:``) and the expiry index (``exp:``) live in a dict, rebuilt from
+    the ``doc:`` entries by ``rebuild`` whenever ``durable`` was restored (after a rebalance). Each new
+    article then costs one changelog record instead of fourteen, and no bucket list of up to 64 handles
+    is rewritten on every insert. Verdicts are those of one plain dict; after a rebuild, articles indexed
     in the same second are in handle order, which matters only to exact ties and to buckets over
-    ``MAX_BUCKET``.
+    ``MAX_BUCKET``. (A live fingerprint has one live article: an exact copy is never indexed, so the
+    first article of each fingerprint, oldest first, is its ``fp:`` entry again.)
     """
 
-    _DERIVED = ("b:", "exp:")
+    _DERIVED = ("b:", "exp:", "fp:")
 
     def __init__(self, durable: MutableMapping[str, Any]) -> None:
         self.durable = durable
@@ -430,5 +431,6 @@ class DerivedIndexStore(MutableMapping[str, Any]):
         for t, h, doc in docs:
             bands_hex: str = doc["b"]
             bands = [int(bands_hex[i : i + 8], 16) for i in range(0, len(bands_hex), 8)]
+            self.derived.setdefault(f"fp:{doc['f']}", h)
             _index(self, h, bands, t)
         return len(docs)

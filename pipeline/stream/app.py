@@ -1,17 +1,21 @@
 """The Faust app: topics, tables and three agents. The thin shell around ``process``.
 
     raw (N partitions, key uri)  --ingest-->  <app>.dedup (1 partition)  --dedup-->  <app>.nlp (N, key uri)
-        versions table (by uri)                 dedup-index table                   --nlp--> enriched / quotes
+        versions table (by uri)                 dedup-index table               quote-speakers table
+    <app>.nlp  --nlp (spaCy in a child process)-->  enriched, quotes
     any failure at any step  --> deadletter
 
-Offsets: an agent moves on (and so acks) only after its outputs are handed to the producer, and Faust
-flushes the producer before it commits offsets (faust/transport/consumer.py ``_commit_offsets``), so a
-crash re-delivers, never loses: at-least-once, with outcomes keyed by uri and identical on re-emit.
+Every agent takes its input in batches (``take_events``): the records a batch sends go to the broker
+together and are acknowledged together, instead of one round trip per article and step.
+
+Offsets: an agent settles its inputs only after the broker acknowledged every output sent for them, and
+Faust flushes the producer (table changelogs) before it commits offsets (faust/transport/consumer.py
+``_commit_offsets``), so a crash re-delivers, never loses: at-least-once, with outcomes keyed by uri and
+identical on re-emit.
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,35 +24,44 @@ import faust
 import orjson
 from aiohttp import web as aiohttp_web
 
-from pipeline.errors import Stage, StageError
+from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.logs import get_logger
 from pipeline.process import (
-    Enricher,
     Envelope,
     Limits,
     Source,
     article_outcome,
-    check_duplicate,
     dead_letter,
-    finish,
     ingest,
     internal_error,
-    is_duplicate,
     is_retraction,
 )
 from pipeline.settings import Settings
 from pipeline.stages.dedup import DerivedIndexStore, expire, forget
 from pipeline.stream import metrics
-from pipeline.stream.acks import WirepipeApp, events_to_settle, skip_finished
+from pipeline.stream.acks import WirepipeApp, skip_finished
+from pipeline.stream.cputime import worker_parts
 from pipeline.stream.kafka_config import faust_credentials, internal_topic, table_partitions
-from pipeline.stream.publisher import Publisher, speaker_key
+from pipeline.stream.nlp_process import NlpProcess, NlpResult, Unreadable
+from pipeline.stream.originals import Originals
+from pipeline.stream.outputs import Published
+from pipeline.stream.publisher import Publisher
+from pipeline.stream.tables import Table, writing_for
 from pipeline.stream.topic import Topic
+from pipeline.wire import WireEnvelope, check_duplicate_wire
 from schemas.records import DeadLetter
 
 log = get_logger("wirepipe.worker")
 
 INDEX_KEY = b"index"  # every message on the single dedup partition: look up and index an article
 FORGET_KEY = b"forget"  # value is a uri: a withdrawn or withheld story leaves the index
+# The ingest and dedup agents take up to HOP_BATCH events at once, waiting at most HOP_WITHIN_S for them.
+# At a trickle each of the two steps adds up to that much latency, and an idle agent wakes that often to
+# find nothing (at 20 ms, two idle agents took 1.6 % of a core); under load batches fill at once.
+# (Batches of just what is already queued, without a timeout, made Faust leave partitions unread after a
+# rebalance in 3 of 8 two-worker runs, until the consumer's stall watch read them again a minute later.)
+HOP_BATCH = 100
+HOP_WITHIN_S = 0.05
 
 
 def limits_from(settings: Settings) -> Limits:
@@ -75,14 +88,28 @@ def _source(event: Any) -> Source:
     )
 
 
-def create_app(settings: Settings, enricher: Enricher) -> faust.App:
-    """Build the Faust app around a loaded model (the worker command loads it first, so a bad model
-    stops the worker before it joins the group)."""
+def retraction(uri: str) -> bytes:
+    """The nlp-topic message that retracts a story's quotes (in order behind its earlier versions)."""
+    return orjson.dumps({"retract": uri})
+
+
+def retracted_uri(value: bytes | None) -> str | None:
+    """The uri of a ``retraction`` message, None for an envelope."""
+    if not value or not value.startswith(b'{"retract":'):
+        return None
+    uri = orjson.loads(value).get("retract")
+    return uri if isinstance(uri, str) else None
+
+
+def create_app(settings: Settings, nlp: NlpProcess) -> faust.App:
+    """Build the Faust app around a started NLP process (the worker command starts it first, so a bad
+    model stops the worker before it joins the group)."""
     app = WirepipeApp(
         settings.app_id,
         broker=[f"kafka://{hostport}" for hostport in settings.kafka_bootstrap.split(",")],
         broker_credentials=faust_credentials(settings),
         Topic=Topic,  # sends skip Faust's per-message producer start-up guard (pipeline/stream/topic.py)
+        Table=Table,  # writes made for one event of a batch go to that event's partition
         store="memory://",
         datadir=str(settings.data_dir),
         topic_partitions=settings.partitions,
@@ -97,85 +124,95 @@ def create_app(settings: Settings, enricher: Enricher) -> faust.App:
         web_bind=settings.web_host,
         web_enabled=True,
         stream_recovery_delay=0.0,
-        # One spaCy batch can take seconds on a slow machine; NLP runs in an executor, so the
+        # One spaCy batch can take seconds on a slow machine; NLP runs in its own process, so the
         # loop keeps heartbeating, but leave the poll interval generous for the largest batch.
         broker_max_poll_interval=600.0,
         broker_session_timeout=30.0,
         broker_heartbeat_interval=3.0,
         broker_commit_interval=1.0,
         producer_max_request_size=settings.topic_max_message_bytes,
+        # Up to 1 MiB per record batch (Faust's default is 16 KiB, four envelopes): what an agent batch
+        # sends to one partition goes out as one record batch, which the broker appends and the consumer
+        # decodes as one.
+        producer_max_batch_size=1_048_576,
         consumer_max_fetch_size=settings.topic_max_message_bytes,
     )
     limits = limits_from(settings)
     state: dict[str, Any] = {"assigned": False, "rebuild_dedup_index": True}
+    originals = Originals(settings)
+    metrics.CPU.measure = lambda: worker_parts(nlp.total_cpu_seconds)
 
     raw_topic = app.topic(settings.topic_raw, partitions=settings.partitions)
-    # Envelopes carry the original bytes (for dead letters after ingest): same size limit as raw.
-    size = {"max.message.bytes": str(settings.topic_max_message_bytes)}
+    size = {"max.message.bytes": str(settings.topic_max_message_bytes)}  # an envelope holds a whole article
     dedup_topic = app.topic(internal_topic(settings, "dedup"), partitions=1, internal=True, config=size)
-    quote_index_topic = app.topic(
-        internal_topic(settings, "quote-index"), partitions=settings.partitions, internal=True
-    )
     nlp_topic = app.topic(
         internal_topic(settings, "nlp"), partitions=settings.partitions, internal=True, config=size
     )
-    output_topics = {
-        "enriched": app.topic(settings.topic_enriched),
-        "quotes": app.topic(settings.topic_quotes),
-        "deadletter": app.topic(settings.topic_deadletter),
+    outputs: dict[str, Any] = {
+        "enriched": settings.topic_enriched,
+        "quotes": settings.topic_quotes,
+        "deadletter": settings.topic_deadletter,
     }
+    dedup_name, nlp_name = dedup_topic.get_topic_name(), nlp_topic.get_topic_name()
     tables = table_partitions(settings)  # created with their changelogs by ensure_topics
     versions = app.Table("versions", default=None, partitions=tables["versions"])
     dedup_index = app.Table("dedup-index", default=None, partitions=tables["dedup-index"])
     # The table holds the articles; their LSH buckets and expiry index are derived in memory, and
     # derived again after every rebalance (the table may have just been restored from its changelog).
     dedup_store = DerivedIndexStore(dedup_index)
-    # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story.
+    # uri -> {"version", "keys"}: the speaker keys of the quotes last published for a story, to retract
+    # them on a kill or when a newer version has fewer quotes. Keyed and partitioned like the nlp topic.
     quote_speakers = app.Table("quote-speakers", default=None, partitions=tables["quote-speakers"])
 
     @app.agent(raw_topic, name="ingest")
     async def ingest_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
-        async for event in events_to_settle(stream):
-            async with publisher.settling(stream, [event], "ingest"):
-                source = _source(event)
-                try:
-                    step = ingest(source, versions, limits)
-                except StageError as exc:
-                    await publisher.dead(dead_letter(exc, source))
-                except Exception as exc:  # a bug must become a dead letter, never a stopped partition
-                    await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
-                else:
-                    if isinstance(step, Envelope):
-                        await publisher.send(dedup_topic, INDEX_KEY, step.model_dump_json().encode())
-                    else:
-                        await publisher.outcome(step, source)
-                        if is_retraction(step):
-                            # Through the dedup partition, so the retraction reaches the nlp step after
-                            # any earlier version of the story still on its way there.
-                            await publisher.send(dedup_topic, FORGET_KEY, step.id.encode())
+        publisher = Publisher(app.producer, **outputs)  # one per agent: its own pending sends
+        async for batch in stream.take_events(HOP_BATCH, within=HOP_WITHIN_S):  # type: ignore[attr-defined]
+            events = await skip_finished(stream, batch)
+            if events:
+                async with publisher.settling(stream, events, "ingest"):
+                    for event in events:
+                        with writing_for(event):  # the versions table: this event's partition
+                            await _ingest(publisher, event)
             yield None
+
+    async def _ingest(publisher: Publisher, event: Any) -> None:
+        source = _source(event)
+        try:
+            step = ingest(source, versions, limits)
+        except StageError as exc:
+            await publisher.dead(dead_letter(exc, source))
+        except Exception as exc:  # a bug must become a dead letter, never a stopped partition
+            await publisher.dead(dead_letter(internal_error(exc, Stage.CLEAN), source))
+        else:
+            if isinstance(step, Envelope):
+                await publisher.send(dedup_name, INDEX_KEY, step.to_wire())
+            else:
+                await publisher.outcome(step, source)
+                if is_retraction(step):
+                    # Through the dedup partition, so the retraction reaches the nlp step after
+                    # any earlier version of the story still on its way there.
+                    await publisher.send(dedup_name, FORGET_KEY, step.id.encode())
 
     @app.agent(dedup_topic, name="dedup")
     async def dedup_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
+        publisher = Publisher(app.producer, **outputs, originals=originals)
         last_sweep = 0.0
-        async for event in events_to_settle(stream):
-            async with publisher.settling(stream, [event], "dedup"):
-                if state["rebuild_dedup_index"]:
-                    _rebuild_dedup_index()
-                now = time.time()
-                if now - last_sweep > 60:  # expiry runs here: table writes belong to this partition's agent
-                    expired = expire(dedup_store, now, retention_s=limits.retention_s)
-                    last_sweep = now
-                    if expired:
-                        log.info("dedup.expired", articles=expired)
-                if event.message.key == FORGET_KEY:
-                    uri = event.value.decode()
-                    forget(dedup_store, uri)
-                    await publisher.send(nlp_topic, event.value, orjson.dumps({"retract": uri}))
-                else:
-                    await _check_duplicate(publisher, event)
+        async for batch in stream.take_events(HOP_BATCH, within=HOP_WITHIN_S):  # type: ignore[attr-defined]
+            events = await skip_finished(stream, batch)
+            if events:
+                async with publisher.settling(stream, events, "dedup"):
+                    if state["rebuild_dedup_index"]:
+                        _rebuild_dedup_index()
+                    now = time.time()
+                    if now - last_sweep > 60:  # expiry here: table writes belong to this partition's agent
+                        expired = expire(dedup_store, now, retention_s=limits.retention_s)
+                        last_sweep = now
+                        if expired:
+                            log.info("dedup.expired", articles=expired)
+                    for event in events:
+                        with writing_for(event):
+                            await _dedup(publisher, event)
             yield None
 
     def _rebuild_dedup_index() -> None:
@@ -184,21 +221,32 @@ def create_app(settings: Settings, enricher: Enricher) -> faust.App:
         state["rebuild_dedup_index"] = False
         log.info("dedup.index_rebuilt", articles=articles, seconds=round(time.perf_counter() - started, 3))
 
-    async def _check_duplicate(publisher: Publisher, event: Any) -> None:
+    async def _dedup(publisher: Publisher, event: Any) -> None:
+        if event.message.key == FORGET_KEY:
+            uri = event.value.decode()
+            forget(dedup_store, uri)
+            await publisher.send(nlp_name, event.value, retraction(uri))
+            return
         try:
-            envelope = check_duplicate(Envelope.model_validate_json(event.value), dedup_store, limits)
-        except Exception as exc:
+            hop = WireEnvelope.parse(event.value)
+        except Exception as exc:  # not an envelope: a bug upstream; the message itself is the evidence
             await publisher.dead(dead_letter(internal_error(exc, Stage.DEDUP), _source(event)))
             return
-        if is_duplicate(envelope):
-            await publisher.outcome(article_outcome(envelope), envelope.source())
-        else:
-            value = envelope.model_dump_json().encode()
-            await publisher.send(nlp_topic, envelope.article.uri.encode(), value)
+        try:
+            hop = check_duplicate_wire(hop, dedup_store, limits)
+            if hop.is_duplicate:
+                envelope = hop.envelope()
+                await publisher.outcome(article_outcome(envelope), envelope.source())
+                return
+        except Exception as exc:
+            error = dead_letter(internal_error(exc, Stage.DEDUP), hop.source(), hop.uri)
+            await publisher.dead(error, read_original=True)
+            return
+        await publisher.send(nlp_name, hop.uri.encode(), hop.to_wire())
 
     @app.agent(nlp_topic, name="nlp")
     async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        publisher = Publisher(**output_topics)  # one per agent: its own pending sends
+        publisher = Publisher(app.producer, **outputs, originals=originals)
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
             settings.batch_size, within=settings.batch_timeout_s
         ):
@@ -209,61 +257,64 @@ def create_app(settings: Settings, enricher: Enricher) -> faust.App:
             yield None
 
     async def _enrich_batch(publisher: Publisher, events: list[Any]) -> None:
-        envelopes: list[Envelope] = []
-        for event in events:
-            try:
-                data = orjson.loads(event.value)
-                if isinstance(data, dict) and "retract" in data:
-                    # In order behind any earlier version of the story: pass it on to the quote index.
-                    await publisher.send(quote_index_topic, event.message.key, event.value)
-                else:
-                    envelopes.append(Envelope.model_validate(data))
-            except Exception as exc:
-                await publisher.dead(dead_letter(internal_error(exc, Stage.ENTITIES), _source(event)))
-        metrics.BATCH_SIZE.observe(len(envelopes))
-        try:
-            # spaCy is CPU-bound: run it off the event loop so heartbeats and commits go on.
-            outcomes = await asyncio.get_running_loop().run_in_executor(None, finish, envelopes, enricher)
-        except Exception as exc:
-            outcomes = [
-                dead_letter(internal_error(exc, Stage.ENTITIES), e.source(), e.article.uri) for e in envelopes
-            ]
-        for envelope, outcome in zip(envelopes, outcomes, strict=True):
-            if isinstance(outcome, DeadLetter):
-                await publisher.dead(outcome)
-                continue
-            await publisher.outcome(outcome, envelope.source())
-            keys = [speaker_key(outcome, i) for i in range(len(outcome.quotes))]
-            entry = {"uri": outcome.id, "version": outcome.version, "keys": keys}
-            await publisher.send(quote_index_topic, outcome.id.encode(), orjson.dumps(entry))
+        articles = [e for e in events if retracted_uri(e.value) is None]
+        metrics.BATCH_SIZE.observe(len(articles))
+        results = await _analyse(articles) if articles else []
+        result_of = {id(e): r for e, r in zip(articles, results, strict=True)}
+        for event in events:  # in order: a retraction after an earlier version of its story
+            with writing_for(event):  # the quote-speakers table: this event's partition
+                uri = retracted_uri(event.value)
+                if uri is not None:
+                    await _forget_quotes(publisher, uri)
+                    continue
+                result = result_of[id(event)]
+                if isinstance(result, Published):
+                    await publisher.publish(result)
+                    await _remember_quotes(publisher, result)
+                elif isinstance(result, DeadLetter):
+                    await publisher.dead(result, read_original=True)
+                else:  # not an envelope: a bug upstream; the message itself is the evidence
+                    error = StageError(ErrorCode.E_INTERNAL, Stage.ENTITIES, result.error)
+                    await publisher.dead(dead_letter(error, _source(event)))
 
-    @app.agent(quote_index_topic, name="quote-index")
-    async def quote_index_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
-        """Remembers under which speaker keys a story's quotes went out, to retract them on a kill
-        or when a newer version has fewer quotes. A plain per-event agent, so its table writes follow
-        the event's partition (Faust cannot place table writes made from a batch)."""
-        publisher = Publisher(**output_topics)
-        async for event in events_to_settle(stream):
-            async with publisher.settling(stream, [event], "quote-index"):
+    async def _analyse(events: list[Any]) -> list[NlpResult]:
+        started = time.perf_counter()
+        try:
+            return await nlp.finish([e.value for e in events])
+        except Exception as exc:  # the whole batch failed (spaCy raised, or its process died)
+            failed: list[NlpResult] = []
+            for event in events:
                 try:
-                    data = orjson.loads(event.value)
-                    uri = data.get("retract") or data["uri"]
-                    previous = quote_speakers.get(uri)
-                    if "retract" in data:
-                        await publisher.retract_quotes(uri, previous)
-                        if previous is not None:
-                            del quote_speakers[uri]
-                    else:
-                        if previous and previous["version"] < data["version"]:
-                            await publisher.retract_quotes(uri, previous, keep=len(data["keys"]))
-                        quote_speakers[uri] = {"version": data["version"], "keys": data["keys"]}
-                except Exception as exc:  # bookkeeping only: the outcome is already out; never stop here
-                    log.error(
-                        "quotes.index_failed",
-                        error=f"{type(exc).__name__}: {exc}",
-                        offset=event.message.offset,
-                    )
-            yield None
+                    hop = WireEnvelope.parse(event.value)
+                except Exception:
+                    failed.append(Unreadable(f"{type(exc).__name__}: {exc}"))
+                    continue
+                failed.append(dead_letter(internal_error(exc, Stage.ENTITIES), hop.source(), hop.uri))
+            return failed
+        finally:
+            metrics.NLP_BUSY.inc(time.perf_counter() - started)
+
+    async def _remember_quotes(publisher: Publisher, published: Published) -> None:
+        """Record under which speaker keys a story's quotes went out; retract those a newer version
+        no longer has. Bookkeeping only: the outcome is out, so a failure here is logged, never raised."""
+        uri = published.article_id
+        try:
+            previous = quote_speakers.get(uri)
+            if previous and previous["version"] < published.version:
+                await publisher.retract_quotes(uri, previous, keep=len(published.quote_keys))
+            quote_speakers[uri] = {"version": published.version, "keys": published.quote_keys}
+        except Exception as exc:
+            log.error("quotes.index_failed", article_id=uri, error=f"{type(exc).__name__}: {exc}")
+
+    async def _forget_quotes(publisher: Publisher, uri: str) -> None:
+        """A withdrawn or withheld story: retract every quote it published."""
+        try:
+            previous = quote_speakers.get(uri)
+            await publisher.retract_quotes(uri, previous)
+            if previous is not None:
+                del quote_speakers[uri]
+        except Exception as exc:
+            log.error("quotes.index_failed", article_id=uri, error=f"{type(exc).__name__}: {exc}")
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def _assigned(app_: faust.App, assigned: Any, **_: Any) -> None:
@@ -278,7 +329,7 @@ def create_app(settings: Settings, enricher: Enricher) -> faust.App:
         metrics.TABLE_SIZE.labels(table="versions").set(len(versions))
         metrics.TABLE_SIZE.labels(table="dedup-index").set(len(dedup_index))
 
-    lag_topics = {settings.topic_raw, *(internal_topic(settings, s) for s in ("dedup", "nlp", "quote-index"))}
+    lag_topics = {settings.topic_raw, *(internal_topic(settings, s) for s in ("dedup", "nlp"))}
     lag_labels: set[tuple[str, str]] = set()
 
     @app.timer(interval=5.0)  # type: ignore[untyped-decorator]

@@ -159,7 +159,6 @@ def ensure_topics(settings: Settings) -> list[str]:
             # subscribed, and a partition missing from the first assignment then waits for a rebalance.
             internal_topic(settings, "dedup"): (1, size),
             internal_topic(settings, "nlp"): (settings.partitions, size),
-            internal_topic(settings, "quote-index"): (settings.partitions, {}),
             # And the tables' changelogs: created by Faust at start, they were sometimes not yet in the
             # metadata when its recovery looked, which failed every article with PartitionsMismatch.
             **{

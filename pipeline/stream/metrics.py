@@ -7,6 +7,8 @@ What each series means and which alerts to set: ``docs/operations.md``.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -15,6 +17,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -43,6 +47,12 @@ BATCH_SIZE = Histogram(
     buckets=(1, 2, 4, 8, 16, 32, 64, 128),
     registry=REGISTRY,
 )
+NLP_BUSY = Counter(
+    "wirepipe_nlp_busy_seconds",
+    "Wall seconds the NLP process held a batch: divided by elapsed time, how busy the NLP step is "
+    "(near 1: spaCy is the bottleneck; well below 1 under load: the stream is).",
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "wirepipe_consumer_lag",
     "Messages between the committed offset and the log end, per assigned input partition.",
@@ -65,6 +75,29 @@ READY = Gauge(
     "1 when the worker has its model loaded, partitions assigned and tables recovered; 0 otherwise.",
     registry=REGISTRY,
 )
+
+
+class CpuCollector(Collector):
+    """``wirepipe_cpu_seconds_total{part}``: the worker's CPU by part (``pipeline/stream/cputime.py``),
+    read from the kernel's clocks at each scrape. ``measure`` is set by the app that knows its parts."""
+
+    def __init__(self) -> None:
+        self.measure: Callable[[], dict[str, float]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "wirepipe_cpu_seconds",
+            "CPU seconds used since start, by part of the worker: loop (the event loop thread), consumer "
+            "(Faust's consumer thread), other_threads, nlp_process (the spaCy child process).",
+            labels=["part"],
+        )
+        for part, seconds in (self.measure() if self.measure else {}).items():
+            family.add_metric([part], seconds)
+        yield family
+
+
+CPU = CpuCollector()
+REGISTRY.register(CPU)
 
 
 def render() -> tuple[bytes, str]:

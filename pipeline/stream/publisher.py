@@ -7,41 +7,44 @@ every record sent for them (``settling``).
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 from pipeline.logs import get_logger
 from pipeline.process import Source
 from pipeline.stream import metrics
 from pipeline.stream.acks import settling
-from schemas.records import DeadLetter, EnrichedArticle, QuoteRecord
+from pipeline.stream.originals import OriginalNotFoundError, Originals
+from pipeline.stream.outputs import Published, outcome_outputs, retraction_outputs
+from schemas.records import DeadLetter, EnrichedArticle
 
 log = get_logger("wirepipe.worker")
 
 
-def speaker_key(record: EnrichedArticle, index: int) -> str:
-    """Key of a quote record: the canonical speaker, so one speaker's quotes share a partition."""
-    quote = record.quotes[index]
-    return quote.speaker_entity_id or (f"name:{quote.speaker}" if quote.speaker else f"unknown:{record.id}")
-
-
 class Publisher:
-    """Sends outcomes, quote records and dead letters, and writes the canonical log line."""
+    """Sends outcomes, quote records and dead letters, and writes the canonical log line.
 
-    def __init__(self, enriched: Any, quotes: Any, deadletter: Any) -> None:
-        self.enriched = enriched
-        self.quotes = quotes
-        self.deadletter = deadletter
+    Records go straight to the producer of Faust's transport (aiokafka's, which batches them): Faust's
+    ``Topic.send`` adds a pending-message object, callbacks and sensor calls per record that nothing
+    here uses. Faust still flushes that producer before it commits offsets.
+    """
+
+    def __init__(
+        self, producer: Any, enriched: str, quotes: str, deadletter: str, originals: Originals | None = None
+    ) -> None:
+        self.producer = producer
+        self.topics = {"enriched": enriched, "quotes": quotes, "deadletter": deadletter}
+        self.originals = originals
         self._pending: list[Any] = []
 
-    async def send(self, topic: Any, key: bytes | None, value: bytes | None) -> None:
+    async def send(self, topic: str, key: bytes | None, value: bytes | None) -> None:
         """Hand a record to the producer; ``delivered`` waits for the broker's acknowledgement."""
-        self._pending.append(await topic.send(key=key, value=value))
+        self._pending.append(await self.producer.send(topic, key, value, None, None, None))
 
     async def delivered(self) -> None:
-        """Wait until everything sent for the current input is acknowledged by the broker."""
+        """Wait until everything sent for the current inputs is acknowledged by the broker."""
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.gather(*pending)
@@ -58,38 +61,16 @@ class Publisher:
                 self._pending = []
 
     async def outcome(self, record: EnrichedArticle, source: Source | None = None) -> None:
-        # A late, lower version must not become the last value of the story's key on the compacted
-        # topic (it would replace the current version), so it is published under its own key.
-        key = (f"{record.id}@stale-v{record.version}" if record.outcome == "stale" else record.id).encode()
-        await self.send(self.enriched, key, record.model_dump_json().encode())
-        if record.outcome == "withdrawn":
-            await self.send(self.enriched, key, None)  # tombstone: compaction removes the story
-        for index, quote in enumerate(record.quotes):
-            quote_record = QuoteRecord(
-                article_id=record.id,
-                article_version=record.version,
-                index=index,
-                speaker_key=speaker_key(record, index),
-                quote=quote,
-                headline=record.headline,
-                processed_at=record.processed_at,
-            )
-            value = quote_record.model_dump_json().encode()
-            await self.send(self.quotes, quote_record.speaker_key.encode(), value)
-        metrics.OUTCOMES.labels(outcome=record.outcome).inc()
-        for stage, ms in record.timings_ms.items():
+        await self.publish(outcome_outputs(record, source))
+
+    async def publish(self, published: Published) -> None:
+        """Send an outcome's records, count it, and write its ``article.outcome`` line."""
+        for output in published.records:
+            await self.send(self.topics[output.topic], output.key, output.value)
+        metrics.OUTCOMES.labels(outcome=published.outcome).inc()
+        for stage, ms in published.timings_ms.items():
             metrics.STAGE_SECONDS.labels(stage=stage).observe(ms / 1000)
-        log.info(
-            "article.outcome",
-            article_id=record.id,
-            version=record.version,
-            outcome=record.outcome,
-            duplicate_of=record.duplicate.duplicate_of,
-            entities=len(record.entities),
-            quotes=len(record.quotes),
-            timings_ms=record.timings_ms,
-            **_where(source),
-        )
+        log.info("article.outcome", **published.log)
 
     async def retract_quotes(self, article_id: str, published: Any, keep: int = 0) -> None:
         """Retract quotes published for a story, by the speaker key each went out under.
@@ -99,23 +80,17 @@ class Publisher:
         """
         if not published:
             return
-        for index, key in enumerate(published["keys"]):
-            if index < keep:
-                continue
-            retraction = QuoteRecord(
-                article_id=article_id,
-                article_version=int(published["version"]),
-                index=index,
-                speaker_key=key,
-                retracted=True,
-                processed_at=datetime.now(UTC),
-            )
-            await self.send(self.quotes, key.encode(), retraction.model_dump_json().encode())
+        for output in retraction_outputs(article_id, published, keep):
+            await self.send(self.topics[output.topic], output.key, output.value)
         log.info("quotes.retracted", article_id=article_id, count=max(0, len(published["keys"]) - keep))
 
-    async def dead(self, record: DeadLetter) -> None:
+    async def dead(self, record: DeadLetter, *, read_original: bool = False) -> None:
+        """Send a dead letter. ``read_original``: it was raised after ingest, from an envelope that does
+        not carry the original message, so read it back from the raw topic first."""
+        if read_original:
+            record = await self._with_original(record)
         key = (record.article_id or "").encode() or None
-        await self.send(self.deadletter, key, record.model_dump_json().encode())
+        await self.send(self.topics["deadletter"], key, record.model_dump_json().encode())
         metrics.DEAD_LETTERS.labels(code=record.error_code).inc()
         log.warning(
             "article.dead_letter",
@@ -128,8 +103,13 @@ class Publisher:
             offset=record.offset,
         )
 
-
-def _where(source: Source | None) -> dict[str, Any]:
-    if source is None:
-        return {}
-    return {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+    async def _with_original(self, record: DeadLetter) -> DeadLetter:
+        topic, partition, offset = record.topic, record.partition, record.offset
+        if self.originals is None or topic is None or partition is None or offset is None:
+            return record
+        try:
+            value = await self.originals.read(topic, partition, offset)
+        except OriginalNotFoundError as exc:
+            note = f" (the original message was not read back: {exc})"
+            return record.model_copy(update={"message": record.message[: 2000 - len(note)] + note})
+        return record.model_copy(update={"original_b64": base64.b64encode(value or b"").decode("ascii")})

@@ -1,4 +1,5 @@
 """`make bench SMOKE=1` on the session broker: every phase writes sane figures, so the bench cannot rot.
+About 3 minutes on 2 shared cores (a broker of its own is not needed: the session's).
 
 The smoke run reads the project's own sample articles (tests/data), not the shared eval corpus, so it runs
 on any clone; `make bench` itself measures on the corpus.
@@ -76,6 +77,42 @@ def test_latency_percentiles_are_ordered_and_positive(smoke: tuple[Path, dict[st
     lat = results["latency"]
     assert lat["matched"] > 0
     assert 0 < lat["p50_ms"] <= lat["p95_ms"] <= lat["p99_ms"] <= lat["max_ms"]
+
+
+def test_the_cpu_split_per_article_covers_spacy_the_stream_and_the_broker(
+    smoke: tuple[Path, dict[str, Any]],
+) -> None:
+    """The worker's parts come from its own clocks and the profile phase splits them by py-spy samples."""
+    _, results = smoke
+    split = results["cpu_per_article"]
+    parts = split["worker_parts_ms_per_article"]
+    assert parts["nlp_process"] > 0 and parts["loop"] > 0
+    assert set(split["ms_per_article"]) >= {"spacy", "stages", "consumer", "producer", "broker"}
+    assert split["ms_per_article"]["spacy"] > split["ms_per_article"]["producer"]
+    assert results["profile"]["shares"]["nlp_process"]["spacy"] > 0.5
+
+
+def test_the_per_core_ratio_times_the_cores_used_gives_the_wall_ratio(
+    smoke: tuple[Path, dict[str, Any]],
+) -> None:
+    """The report separates what a worker does per CPU second from what a second core adds."""
+    _, results = smoke
+    c = results["per_core"]
+    assert c["one_worker_cpu_ms_per_article"] > 0 and c["one_worker_cores_used"] > 0
+    wall = results["ratios"]["one_worker_vs_baseline"]
+    product = c["one_worker_vs_baseline_per_core"] * c["one_worker_from_overlap"]
+    assert abs(product - wall) < 0.01 * wall + 0.002
+    assert c["one_worker_vs_baseline_per_core_with_broker"] < c["one_worker_vs_baseline_per_core"]
+
+
+def test_the_dedup_ceiling_phase_measures_a_rate_and_the_loop_cpu_per_envelope(
+    smoke: tuple[Path, dict[str, Any]],
+) -> None:
+    _, results = smoke
+    ceiling = results["dedup_ceiling"]
+    assert sum(ceiling["verdicts"].values()) == ceiling["envelopes"]
+    assert ceiling["articles_per_second"] > 0 and ceiling["loop_cpu_ms_per_envelope"] > 0
+    assert ceiling["workers_it_keeps_up_with"] > 0
 
 
 def test_memory_and_machine_are_recorded(smoke: tuple[Path, dict[str, Any]]) -> None:

@@ -165,7 +165,6 @@ def test_table_sizes_and_consumer_lag_settle_on_the_processed_state(
         deployment.topics["raw"]: PARTITIONS,
         f"{app_id}.nlp": PARTITIONS,
         f"{app_id}.dedup": 1,
-        f"{app_id}.quote-index": PARTITIONS,
     }
 
     def lag_series(samples: Samples) -> dict[tuple[str, str], float]:

@@ -14,6 +14,7 @@ import pytest
 from kafka import KafkaConsumer
 
 from tests.brokers import consume_all
+from tests.brokers import produce as broker_produce
 from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,6 @@ def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partiti
         **dict.fromkeys(fresh.topics.values(), 3),
         f"{app}.dedup": 1,
         f"{app}.nlp": 3,
-        f"{app}.quote-index": 3,
         f"{app}-versions-changelog": 3,
         f"{app}-dedup-index-changelog": 1,
         f"{app}-quote-speakers-changelog": 3,
@@ -133,6 +133,76 @@ def test_hostile_inputs_each_give_one_dead_letter_and_the_worker_keeps_consuming
     after = [o for o in outcomes(deployment, 2) if o["id"] == "it:after-hostile"]
     assert after and after[0]["outcome"] == "enriched", "the worker consumed past the hostile messages"
     assert worker.process.poll() is None
+
+
+def test_a_dead_letter_raised_after_ingest_carries_the_original_message_read_back_from_the_raw_topic(
+    deployment: Deployment, worker: Worker
+) -> None:
+    """Envelopes do not carry the original bytes: the dead letter reads them back by partition and offset
+    (here the dedup step fails on an envelope whose dedup key is broken; one more names an offset the raw
+    topic never had, and says so)."""
+    original = ninjs("it:read-back", GOOD_BODY.replace("Thursday", "Monday"))
+    placed = broker_produce(deployment.bootstrap, deployment.topics["raw"], [(b"it:read-back", original)])[0]
+    app = deployment.env()["WIREPIPE_APP_ID"]
+
+    def broken(uri: str, offset: int) -> bytes:
+        header = {
+            "uri": uri,
+            "action": "enriched",
+            "raw_pubstatus": "usable",
+            "key": "not a dedup key",
+            "timings_ms": {},
+            "source_topic": deployment.topics["raw"],
+            "source_partition": placed.partition,
+            "source_offset": offset,
+        }
+        article = {"uri": uri, "version": 1, "body": "x"}
+        return json.dumps(header).encode() + b"\n" + json.dumps(article).encode()
+
+    broker_produce(
+        deployment.bootstrap,
+        f"{app}.dedup",
+        [(b"index", broken("it:read-back", placed.offset)), (b"index", broken("it:gone", 10**9))],
+    )
+    deadline = time.monotonic() + 120
+    letters: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline and not {"it:read-back", "it:gone"} <= letters.keys():
+        found = dead_letters(deployment, 0, timeout_s=5)
+        letters = {d["article_id"]: d for d in found if d.get("article_id")}
+        time.sleep(1)
+    letter = letters["it:read-back"]
+    assert (letter["error_code"], letter["stage"]) == ("E_INTERNAL", "dedup")
+    assert base64.b64decode(letter["original_b64"]) == original
+    assert (letter["partition"], letter["offset"]) == (placed.partition, placed.offset)
+    gone = letters["it:gone"]
+    assert gone["original_b64"] == "" and "not read back" in gone["message"]
+
+
+def test_table_changes_made_in_a_batch_go_to_the_changelog_partition_of_their_own_article(
+    deployment: Deployment, worker: Worker
+) -> None:
+    """The agents take batches of events from several partitions; a table write must still land in the
+    partition of the event it is for (versions by raw partition, quote speakers by nlp partition, which
+    is the same for a uri), or the worker that takes that partition over would not find it."""
+    values = [ninjs(f"it:batch-{i}", GOOD_BODY.replace("Thursday", f"day {i}")) for i in range(24)]
+    placed = broker_produce(
+        deployment.bootstrap,
+        deployment.topics["raw"],
+        [(f"it:batch-{i}".encode(), v) for i, v in enumerate(values)],
+    )
+    assert len({r.partition for r in placed}) > 1, "the test needs articles on several partitions"
+    wanted = {f"it:batch-{i}" for i in range(24)}
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not wanted <= {o["id"] for o in outcomes(deployment, 0, 5)}:
+        time.sleep(1)
+    app = deployment.env()["WIREPIPE_APP_ID"]
+    partition_of = {r.key: r.partition for r in placed}
+    for table in ("versions", "quote-speakers"):
+        changes = consume_all(deployment.bootstrap, f"{app}-{table}-changelog", 0, timeout_s=10)
+        ours = [(json.loads(c.key or b"null"), c.partition) for c in changes]
+        ours = [(uri, partition) for uri, partition in ours if uri in wanted]
+        assert {uri for uri, _ in ours} == wanted, table
+        assert all(partition == partition_of[uri.encode()] for uri, partition in ours), table
 
 
 def wait_for_every_uri(

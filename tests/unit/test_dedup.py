@@ -342,7 +342,7 @@ def _stream(n: int) -> list[CleanArticle]:
     return out
 
 
-def test_the_derived_index_store_writes_two_durable_entries_per_article_and_gives_the_same_verdicts() -> None:
+def test_the_derived_index_store_writes_one_durable_entry_per_article_and_gives_the_same_verdicts() -> None:
     plain: dict[str, Any] = {}
     durable = _CountingStore()
     derived = DerivedIndexStore(durable)
@@ -351,8 +351,8 @@ def test_the_derived_index_store_writes_two_durable_entries_per_article_and_give
         key = dedup_key(article)
         assert dedup(derived, key, now=T0 + i) == dedup(plain, key, now=T0 + i)
     unique_or_near = sum(1 for k in durable if k.startswith("doc:"))
-    assert durable.writes <= 2 * unique_or_near  # a doc and at most one fingerprint entry each
-    assert not any(k.startswith(("b:", "exp:")) for k in durable)
+    assert durable.writes == unique_or_near  # its doc, nothing else
+    assert not any(k.startswith(("b:", "exp:", "fp:")) for k in durable)
 
 
 def test_after_a_restore_the_rebuilt_index_finds_the_same_duplicates_and_expires_the_same_articles() -> None:
@@ -366,7 +366,7 @@ def test_after_a_restore_the_rebuilt_index_finds_the_same_duplicates_and_expires
         dedup(plain, key, now=T0 + i * 30)
     restored = DerivedIndexStore(dict(durable))  # another worker, after the table's changelog is replayed
     assert restored.rebuild() == sum(1 for k in durable if k.startswith("doc:"))
-    assert restored.derived == {k: v for k, v in plain.items() if k.startswith(("b:", "exp:"))}
+    assert restored.derived == {k: v for k, v in plain.items() if k.startswith(("b:", "exp:", "fp:"))}
     for i, article in enumerate(articles[30:], start=30):
         key = dedup_key(article)
         assert dedup(restored, key, now=T0 + i * 30) == dedup(plain, key, now=T0 + i * 30)
@@ -379,5 +379,5 @@ def test_rebuild_drops_index_entries_an_older_version_kept_durable() -> None:
     dedup(durable, dedup_key(_article("u:1", _text(21))), now=T0)  # the old layout: all of it durable
     store = DerivedIndexStore(durable)
     assert store.rebuild() == 1
-    assert set(durable) == {k for k in durable if k.startswith(("doc:", "fp:"))}
+    assert set(durable) == {k for k in durable if k.startswith("doc:")}
     assert any(k.startswith("b:") for k in store.derived)
