@@ -89,7 +89,8 @@ def phase_offline(bench: Bench) -> dict[str, Any]:
     if code != 0:
         raise RuntimeError(f"wirepipe enrich exited with {code}")
     loaded = next(e["seconds"] for e in logs if e.get("event") == "enrich.model_loaded")
-    done = next(e["seconds"] for e in logs if e.get("event") == "enrich.done")
+    end = next(e for e in logs if e.get("event") == "enrich.done")
+    done = end["seconds"]
     n, words = len(bench.corpus.lines), bench.corpus.words
     return {
         "articles": n,
@@ -98,6 +99,9 @@ def phase_offline(bench: Bench) -> dict[str, Any]:
         "model_load_seconds": loaded,
         "outcomes": dict(outcomes),
         "peak_rss_mib": mib(bench.sampler.peak_rss.get("offline", 0)),
+        # how much of the bodies the selective analysis gave the dependency parse (1.0: all of it)
+        "parsed_tokens_share": end.get("parsed_tokens_share"),
+        "parsed_sentences_share": end.get("parsed_sentences_share"),
         **rates(n, words, done - loaded),
     }
 
@@ -286,8 +290,9 @@ def phase_dedup_ceiling(bench: Bench) -> dict[str, Any]:
         passed = f"{len(records)} of {len(envelopes)}"
         raise RuntimeError(f"dedup_ceiling: {passed} envelopes passed the dedup step in time")
     steady = [m for m in marks if 0.1 * len(envelopes) <= m[1] <= 0.9 * len(envelopes)]
-    if len(steady) < 2 or steady[-1][1] == steady[0][1]:  # a short run (smoke): the whole of it
-        steady = [next((m for m in marks if m[1] > 0), marks[0]), marks[-1]]
+    if len(steady) < 2 or steady[-1][1] == steady[0][1]:  # a short run (smoke): the whole of it, from
+        # the last reading before the first output (a lower bound on the rate: it counts a bit of waiting)
+        steady = [next((m for m in reversed(marks) if m[1] == 0), marks[0]), marks[-1]]
     if steady[-1][1] == steady[0][1] or steady[-1][0] == steady[0][0]:
         few = f"{len(steady)} readings in the steady part"
         raise RuntimeError(f"dedup_ceiling: {few}, too few to measure (raise --dedup-n)")

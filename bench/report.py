@@ -87,6 +87,14 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {_fmt(p.get('words_per_s'))} | {ratio} "
             f"| {p.get('load_avg_before')} -> {p.get('load_avg_after')} |"
         )
+    offline = r.get("offline", {})
+    if offline.get("parsed_tokens_share") is not None:
+        lines += [
+            "",
+            f"Selective analysis: the dependency parse ran over {offline['parsed_tokens_share']:.1%} of the "
+            f"body tokens ({offline.get('parsed_sentences_share', 0):.1%} of the sentences) in "
+            "`wirepipe enrich`; NER over all of them.",
+        ]
     lines += ["", "CPU during each phase (cores busy = CPU seconds / wall seconds, 2 cores = 2.0):", ""]
     for name in ("baseline", "one_worker", "two_workers", "duplicates"):
         p = r.get(name, {})

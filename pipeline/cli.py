@@ -178,8 +178,14 @@ def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
             log.info("enrich.progress", done=sum(counts.values()), **counts)
             last_report = time.perf_counter()
     out.flush()
+    analysis = pipeline.enricher.analysis
+    parsed = analysis.total.shares() if analysis is not None else {"parsed_tokens_share": 1.0}
     log.info(
-        "enrich.done", total=sum(counts.values()), seconds=round(time.perf_counter() - started, 2), **counts
+        "enrich.done",
+        total=sum(counts.values()),
+        seconds=round(time.perf_counter() - started, 2),
+        **parsed,  # how much of the bodies the dependency parse ran over (selective analysis)
+        **counts,
     )
     return 0
 

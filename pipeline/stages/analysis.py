@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Any, cast
 
 import numpy as np
@@ -52,6 +52,13 @@ class Coverage:
     parsed_sentences: int
     tokens: int
     parsed_tokens: int
+
+    def shares(self) -> dict[str, float]:
+        """The parsed share of the sentences and of the tokens (0 when there were none)."""
+        return {
+            "parsed_sentences_share": round(self.parsed_sentences / max(self.sentences, 1), 4),
+            "parsed_tokens_share": round(self.parsed_tokens / max(self.tokens, 1), 4),
+        }
 
 
 class AttributionCues:
@@ -149,6 +156,7 @@ class SelectiveAnalysis:
         # tokens either side that move a token's tok2vec vector: the window of each layer, times layers
         self.padding = int(encode["depth"]) * int(encode["window_size"])
         self.last_coverage: list[Coverage] = []
+        self.total = Coverage(0, 0, 0, 0)  # over every body analysed so far (reported by `wirepipe enrich`)
 
     def __call__(self, text: str, paragraphs: Sequence[Paragraph] = ()) -> Doc:
         return next(self.pipe([(text, paragraphs)]))
@@ -176,6 +184,8 @@ class SelectiveAnalysis:
         for step in self.entity_steps:
             docs = list(_pipe(step, docs, len(docs)))
         self.last_coverage = [p.coverage for p in plans]
+        fields = zip(astuple(self.total), *map(astuple, self.last_coverage), strict=True)
+        self.total = Coverage(*(sum(values) for values in fields))
         return docs
 
     def _plan(self, doc: Doc, text: str, paragraphs: Sequence[Paragraph]) -> _Plan:
