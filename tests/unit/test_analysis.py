@@ -193,3 +193,19 @@ def test_the_selective_parse_setting_is_on_by_default_and_can_be_switched_off(
     assert Settings().selective_parse is True
     monkeypatch.setenv("WIREPIPE_SELECTIVE_PARSE", "false")
     assert Settings().selective_parse is False
+
+
+def test_the_running_total_adds_up_what_each_body_parsed(nlp: Language) -> None:
+    """`wirepipe enrich` reports the parsed share from a total that sums every body's own coverage."""
+    fresh = SelectiveAnalysis(nlp)
+    bodies = [_body([_PLAIN_A, _PLAIN_B, _PLAIN_C, _PLAIN_A]), _body([_PLAIN_A, _CUE, _PLAIN_B])]
+    seen = []
+    for body in bodies:
+        fresh(*body)
+        seen += fresh.last_coverage
+    total = fresh.total
+    assert total.tokens == sum(c.tokens for c in seen) and total.tokens > 0
+    assert total.parsed_tokens == sum(c.parsed_tokens for c in seen)
+    assert 0 < total.parsed_tokens < total.tokens  # the cue's stretch is parsed, the plain body is not
+    shares = total.shares()
+    assert shares["parsed_tokens_share"] == round(total.parsed_tokens / total.tokens, 4)
