@@ -1,0 +1,104 @@
+"""The OS side of a local Kafka node: free ports, its JVM process, cleanup that outlives its owner."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import socket
+import subprocess
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from pipeline.localkafka.jars import BrokerError
+
+
+@dataclass
+class Runtime:
+    """What must be cleaned up even if the owning node is never closed (kept apart from it so the
+    finalizer does not hold the node alive)."""
+
+    proc: subprocess.Popen[bytes] | None = None
+    stdout: IO[bytes] | None = None
+    temp_dir: Path | None = None
+    stop_timeout_s: float = 30.0
+
+
+def terminate(proc: subprocess.Popen[bytes], timeout_s: float) -> int:
+    """SIGTERM (Kafka shuts down in order), then SIGKILL if it has not exited in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    return proc.returncode
+
+
+def cleanup(runtime: Runtime) -> None:
+    if runtime.proc is not None:
+        terminate(runtime.proc, runtime.stop_timeout_s)
+        runtime.proc = None
+    if runtime.stdout is not None:
+        runtime.stdout.close()
+        runtime.stdout = None
+    if runtime.temp_dir is not None:
+        shutil.rmtree(runtime.temp_dir, ignore_errors=True)
+        runtime.temp_dir = None
+
+
+def free_port(*, besides: tuple[int | None, ...] = ()) -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and not one of ``besides``
+    (the kernel can hand the same free port out twice in a row)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in besides:
+            return port
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a random UUID as 22 characters of unpadded base64url.
+
+    Kafka's own generator rerolls ids starting with '-' so they never look like a CLI flag.
+    """
+    while True:
+        text = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode("ascii")
+        if not text.startswith("-"):
+            return text
+
+
+def tail(path: Path, lines: int = 25, since: int = 0) -> str:
+    """The last lines of a log, from byte ``since`` on (a file appended to across restarts)."""
+    try:
+        with path.open("rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return "(no output)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def rss_bytes(pid: int | None) -> int:
+    """Resident memory of a process (Linux /proc), 0 when there is none."""
+    if pid is None:
+        return 0
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class PortTakenError(BrokerError):
+    """The JVM could not bind one of its ports."""
+
+    def __init__(self, port: int) -> None:
+        super().__init__(f"port {port} on 127.0.0.1 is already in use")
+        self.port = port
