@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from weakref import WeakSet
@@ -33,6 +33,7 @@ from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, AppT, EventT, Message, StreamT
 
 from pipeline.logs import get_logger
+from pipeline.stream.kafka_config import producer_options
 
 log = get_logger("wirepipe.consumer")
 
@@ -308,12 +309,23 @@ def _buffered_messages(app: AppT) -> set[tuple[TP, int]]:
     return found
 
 
+class IdempotentProducer(aiokafka_driver.Producer):
+    """Faust's aiokafka producer with idempotence on (Faust turns it on only for transactions): a send
+    retried after its acknowledgement was lost, as when a partition leader dies mid-request, is
+    written once, and a partition's records keep their order across retries."""
+
+    def _settings_extra(self) -> Mapping[str, Any]:
+        return {**super()._settings_extra(), **producer_options()}
+
+
 class SafeAckTransport(aiokafka_driver.Transport):
     Consumer = SafeAckConsumer
+    Producer = IdempotentProducer
 
 
 class WirepipeApp(faust.App):
-    """A Faust app whose consumer is :class:`SafeAckConsumer`, and which wakes stalled partitions."""
+    """A Faust app whose consumer is :class:`SafeAckConsumer` and whose producer is idempotent, and
+    which wakes stalled partitions."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

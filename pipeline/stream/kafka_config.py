@@ -121,6 +121,32 @@ def internal_topic(settings: Settings, step: str) -> str:
     return f"{settings.app_id}.{step}"
 
 
+def leader_topic(settings: Settings) -> str:
+    """Faust's topic for electing the group's leader worker (it would create it itself, after joining)."""
+    return f"{settings.app_id}-__assignor-__leader"
+
+
+def producer_options() -> dict[str, Any]:
+    """Delivery options of every producer: acknowledged by all in-sync replicas (at least
+    ``min.insync.replicas``), and idempotent, so a retry after a lost acknowledgement (a leader that died
+    mid-request) does not write the record twice."""
+    return {"acks": "all", "enable_idempotence": True}
+
+
+class TopicSetupError(RuntimeError):
+    """The project's topics cannot be created as configured (the message says what to change)."""
+
+
+def check_replication(settings: Settings, live_brokers: int) -> None:
+    """Refuse a replication factor the cluster cannot hold, before Kafka refuses each topic."""
+    if settings.replication_factor > live_brokers:
+        raise TopicSetupError(
+            f"WIREPIPE_REPLICATION_FACTOR={settings.replication_factor} needs that many brokers, but the "
+            f"cluster at {settings.kafka_bootstrap} has {live_brokers} live: lower it (1 on a single "
+            "broker) or start the missing brokers"
+        )
+
+
 def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 30.0) -> None:
     """Wait until every partition of the topics has a leader, so clients see them at once."""
     deadline = time.monotonic() + timeout_s
@@ -139,7 +165,9 @@ def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 30.0) -> 
 
 
 def ensure_topics(settings: Settings) -> list[str]:
-    """Create the public topics if missing (the enriched topic compacted). Returns the ones created."""
+    """Create the project's topics if missing (the enriched topic compacted), each with the configured
+    replication factor and ``min.insync.replicas``. Returns the ones created. Raises
+    ``TopicSetupError`` when the cluster has fewer live brokers than the replication factor."""
     from kafka.admin import KafkaAdminClient, NewTopic  # noqa: PLC0415
     from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
 
@@ -167,17 +195,20 @@ def ensure_topics(settings: Settings) -> list[str]:
                 for table, partitions in table_partitions(settings).items()
             },
         }
+        wanted[leader_topic(settings)] = (1, {})  # Faust's, but replicated like ours
+        replicas = {"min.insync.replicas": str(settings.insync_replicas)}
         new = [
             NewTopic(
                 name=name,
                 num_partitions=partitions,
                 replication_factor=settings.replication_factor,
-                topic_configs=configs,
+                topic_configs={**configs, **replicas},
             )
             for name, (partitions, configs) in wanted.items()
             if name not in existing
         ]
         if new:
+            check_replication(settings, len(admin.describe_cluster()["brokers"]))
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first: fine
                 admin.create_topics(new)
             _wait_for_leaders(admin, list(wanted))

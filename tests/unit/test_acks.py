@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from faust.types import TP
@@ -245,3 +246,14 @@ def test_messages_read_again_after_a_seek_back_are_settled_without_being_worked_
     consumer._committed_offset[TOPIC] = 14
     consumer._new_offset(TOPIC)
     assert not consumer.finished[TOPIC]  # forgotten once committed
+
+
+def test_the_workers_producer_is_idempotent_and_waits_for_every_in_sync_replica() -> None:
+    app = WirepipeApp("test-producer", broker="kafka://127.0.0.1:1", producer_acks=-1)
+
+    async def build() -> Any:
+        return app.producer._new_producer()  # type: ignore[attr-defined]  # not started: no connection
+
+    producer = asyncio.run(build())
+    assert producer._txn_manager is not None  # aiokafka keeps a producer id and sequences only when idempotent
+    assert producer._sender._acks == -1  # all in-sync replicas
