@@ -8,16 +8,13 @@ as one quorum.
 
 from __future__ import annotations
 
-import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
 import time
 import weakref
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -35,13 +32,16 @@ from pipeline.localkafka.jars import (
 from pipeline.localkafka.process import (
     PortTakenError,
     Runtime,
+    check_alive,
     cleanup,
     free_port,
     new_cluster_id,
     rss_bytes,
-    tail,
     terminate,
+    wait_listed,
+    wait_listening,
 )
+from pipeline.localkafka.properties import SCRAM_MECHANISM, Quorum, server_properties
 
 __all__ = [
     "DEFAULT_HOME",
@@ -60,21 +60,8 @@ DEFAULT_JVM_ARGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20")
 # lowers peak throughput, so not for load or soak tests.
 QUICK_START_JVM_ARGS = ("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1")
 _BIND_RETRIES = 3
-# The one SASL mechanism the optional authenticated listener offers (users are created at format time).
-SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class Quorum:
-    """What the nodes of one cluster share: its id, its controller voters, and the replication its
-    internal topics (consumer offsets, transactions) and new topics get by default."""
-
-    cluster_id: str
-    voters: str  # "1@127.0.0.1:<controller port>,2@..."
-    replication_factor: int = 1
-    min_insync_replicas: int = 1
 
 
 class LocalBroker:
@@ -293,10 +280,13 @@ class LocalBroker:
         if proc is None:
             raise BrokerError("the broker was not launched")
         deadline = self._launched_at + self.start_timeout_s
+
+        def alive() -> None:
+            check_alive(proc, self.log_dir / "stdout.log", self._launch_offset, self.log_file)
+
         try:
-            while not self._accepts_connections(proc, deadline):
-                time.sleep(0.05)
-            self._wait_metadata(proc, deadline)
+            wait_listening(self.port, deadline, alive, f"see {self.log_file}")
+            wait_listed(self.bootstrap, self.node_id, deadline, alive)
         except BaseException:
             self.stop()
             raise
@@ -399,109 +389,17 @@ class LocalBroker:
         )
 
     def _write_properties(self) -> Path:
-        port, cport = self.port, self._controller_port
-        quorum = self.quorum or Quorum("", f"{self.node_id}@127.0.0.1:{cport}")
-        replicas, min_isr = quorum.replication_factor, quorum.min_insync_replicas
-        listeners = f"PLAINTEXT://127.0.0.1:{port}"
-        protocols = "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
-        sasl: dict[str, object] = {}
-        if self.scram_users:
-            listeners += f",SASL_PLAINTEXT://127.0.0.1:{self._sasl_port}"
-            protocols += ",SASL_PLAINTEXT:SASL_PLAINTEXT"
-            sasl = {
-                "sasl.enabled.mechanisms": SCRAM_MECHANISM,
-                f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
-                    "org.apache.kafka.common.security.scram.ScramLoginModule required;"
-                ),
-            }
-        settings = {
-            "process.roles": "broker,controller",
-            "node.id": self.node_id,
-            "controller.quorum.voters": quorum.voters,
-            "listeners": f"{listeners},CONTROLLER://127.0.0.1:{cport}",
-            "advertised.listeners": listeners,
-            "inter.broker.listener.name": "PLAINTEXT",
-            "controller.listener.names": "CONTROLLER",
-            "listener.security.protocol.map": protocols,
-            "log.dirs": self._kraft_dir,
-            "num.partitions": self.partitions,
-            "auto.create.topics.enable": str(self.auto_create_topics).lower(),
-            # Topics created without a replication factor, and Kafka's own internal topics, get the
-            # cluster's (1 on one node); min.insync.replicas is the default of every topic.
-            "default.replication.factor": replicas,
-            "min.insync.replicas": min_isr,
-            "offsets.topic.replication.factor": replicas,
-            "offsets.topic.num.partitions": 10,
-            "transaction.state.log.replication.factor": replicas,
-            "transaction.state.log.min.isr": min_isr,
-            "transaction.state.log.num.partitions": 10,
-            "share.coordinator.state.topic.replication.factor": replicas,
-            "share.coordinator.state.topic.min.isr": min_isr,
-            "share.coordinator.state.topic.num.partitions": 10,
-            # Consumers in tests join one at a time: do not wait 3 s for more members.
-            "group.initial.rebalance.delay.ms": 0,
-            # A crashed broker is fenced (its partitions led elsewhere, and after a restart it may
-            # register again) once its session expires: 9 s by default; heartbeats stay on this host.
-            "broker.heartbeat.interval.ms": 1000,
-            "broker.session.timeout.ms": 4000 if self.quorum is None else 6000,
-            "num.io.threads": 4,
-            "num.network.threads": 2,
-            **sasl,
-        }
+        properties = server_properties(
+            node_id=self.node_id,
+            port=self.port,
+            controller_port=self._controller_port,
+            sasl_port=self._sasl_port if self.scram_users else None,
+            quorum=self.quorum,
+            log_dirs=self._kraft_dir,
+            partitions=self.partitions,
+            auto_create_topics=self.auto_create_topics,
+        )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         path = self.data_dir / "server.properties"
-        path.write_text("".join(f"{key}={value}\n" for key, value in settings.items()))
+        path.write_text("".join(f"{key}={value}\n" for key, value in properties.items()))
         return path
-
-    def _accepts_connections(self, proc: subprocess.Popen[bytes], deadline: float) -> bool:
-        self._check_alive(proc)
-        if time.monotonic() > deadline:
-            raise BrokerError(
-                f"Kafka did not open {self.bootstrap} within {self.start_timeout_s:.0f} s; "
-                f"see {self.log_file}:\n{tail(self.log_file)}"
-            )
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                return True
-        except OSError:
-            return False
-
-    def _check_alive(self, proc: subprocess.Popen[bytes]) -> None:
-        code = proc.poll()
-        if code is None:
-            return
-        output = tail(self.log_dir / "stdout.log", since=self._launch_offset) + "\n" + tail(self.log_file)
-        bind = re.search(r"failed to bind to [^:\s]+:(\d+)", output)
-        if bind is not None:
-            raise PortTakenError(int(bind.group(1)))
-        raise BrokerError(
-            f"Kafka exited with code {code} before it was ready; see {self.log_file} "
-            f"and {self.log_dir / 'stdout.log'}:\n{output.strip()}"
-        )
-
-    def _wait_metadata(self, proc: subprocess.Popen[bytes], deadline: float) -> None:
-        """One metadata round trip that lists this node: the listener is up and the node unfenced."""
-        from kafka.admin import KafkaAdminClient  # noqa: PLC0415 - kafka-python is only needed here
-        from kafka.errors import KafkaError  # noqa: PLC0415
-
-        last_error: Exception | str | None = None
-        while time.monotonic() < deadline:
-            self._check_alive(proc)
-            try:
-                admin = KafkaAdminClient(
-                    bootstrap_servers=self.bootstrap,
-                    request_timeout_ms=5000,
-                    bootstrap_timeout_ms=5000,
-                    client_id="wirepipe-broker-probe",
-                )
-                try:
-                    brokers = admin.describe_cluster()["brokers"]
-                finally:
-                    admin.close()
-                if any(b["broker_id"] == self.node_id for b in brokers):
-                    return
-                last_error = f"node {self.node_id} not among the live brokers {brokers}"
-            except KafkaError as exc:
-                last_error = exc
-            time.sleep(0.1)
-        raise BrokerError(f"Kafka at {self.bootstrap} accepted connections but no metadata: {last_error}")

@@ -1,12 +1,16 @@
-"""The OS side of a local Kafka node: free ports, its JVM process, cleanup that outlives its owner."""
+"""The OS side of a local Kafka node: free ports, its JVM process, cleanup that outlives its owner,
+and the checks that it is up."""
 
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import socket
 import subprocess
+import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -102,3 +106,59 @@ class PortTakenError(BrokerError):
     def __init__(self, port: int) -> None:
         super().__init__(f"port {port} on 127.0.0.1 is already in use")
         self.port = port
+
+
+def check_alive(proc: subprocess.Popen[bytes], stdout_log: Path, since: int, server_log: Path) -> None:
+    """Raise, with the end of its logs, if the JVM exited (``PortTakenError`` when it could not bind)."""
+    code = proc.poll()
+    if code is None:
+        return
+    output = tail(stdout_log, since=since) + "\n" + tail(server_log)
+    bind = re.search(r"failed to bind to [^:\s]+:(\d+)", output)
+    if bind is not None:
+        raise PortTakenError(int(bind.group(1)))
+    raise BrokerError(
+        f"Kafka exited with code {code} before it was ready; see {server_log} and {stdout_log}:\n"
+        + output.strip()
+    )
+
+
+def wait_listening(port: int, deadline: float, alive: Callable[[], None], hint: str) -> None:
+    """Wait until 127.0.0.1:``port`` accepts connections (Kafka opens it once its acceptor is ready)."""
+    while True:
+        alive()
+        if time.monotonic() > deadline:
+            raise BrokerError(f"Kafka did not open 127.0.0.1:{port} in time; {hint}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+
+
+def wait_listed(bootstrap: str, node_id: int, deadline: float, alive: Callable[[], None]) -> None:
+    """One metadata round trip that lists node ``node_id``: its listener is up and it is unfenced."""
+    from kafka.admin import KafkaAdminClient  # noqa: PLC0415 - kafka-python is only needed here
+    from kafka.errors import KafkaError  # noqa: PLC0415
+
+    last_error: Exception | str | None = None
+    while time.monotonic() < deadline:
+        alive()
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=bootstrap,
+                request_timeout_ms=5000,
+                bootstrap_timeout_ms=5000,
+                client_id="wirepipe-broker-probe",
+            )
+            try:
+                brokers = admin.describe_cluster()["brokers"]
+            finally:
+                admin.close()
+            if any(b["broker_id"] == node_id for b in brokers):
+                return
+            last_error = f"node {node_id} not among the live brokers {brokers}"
+        except KafkaError as exc:
+            last_error = exc
+        time.sleep(0.1)
+    raise BrokerError(f"Kafka at {bootstrap} accepted connections but no metadata: {last_error}")

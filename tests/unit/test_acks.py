@@ -255,5 +255,5 @@ def test_the_workers_producer_is_idempotent_and_waits_for_every_in_sync_replica(
         return app.producer._new_producer()  # type: ignore[attr-defined]  # not started: no connection
 
     producer = asyncio.run(build())
-    assert producer._txn_manager is not None  # aiokafka keeps a producer id and sequences only when idempotent
+    assert producer._txn_manager is not None  # aiokafka keeps producer ids only when idempotent
     assert producer._sender._acks == -1  # all in-sync replicas
