@@ -34,6 +34,7 @@ from pipeline.localkafka.process import (
     Runtime,
     check_alive,
     cleanup,
+    cpu_seconds,
     free_port,
     new_cluster_id,
     rss_bytes,
@@ -117,6 +118,7 @@ class LocalBroker:
         self._started_once = False
         self._launch_offset = 0
         self._launched_at = 0.0
+        self._cpu_before = 0.0  # CPU of the JVMs that ran before the current one
         self._data_dir = (
             data_dir if data_dir is not None else (self.home / f"data-{port}" if port is not None else None)
         )
@@ -187,6 +189,11 @@ class LocalBroker:
     def rss_bytes(self) -> int:
         """Resident memory of the broker's JVM (Linux /proc), 0 when it is not running."""
         return rss_bytes(self.pid)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of this node's JVMs so far: the running one, and those stopped or killed
+        (counted up to their stop signal)."""
+        return self._cpu_before + cpu_seconds(self.pid)
 
     def ensure_jars(self) -> Path:
         """Resolve Kafka's jars with Maven unless the cache is complete for the current pom. Returns it."""
@@ -326,6 +333,7 @@ class LocalBroker:
         if proc is None:
             return None
         started = time.monotonic()
+        self._cpu_before += cpu_seconds(self.pid)
         code = terminate(proc, self._runtime.stop_timeout_s)
         self._runtime.proc = None
         if self._runtime.stdout is not None:
@@ -344,6 +352,7 @@ class LocalBroker:
         """SIGKILL, as a crash or an OOM killer would: no orderly shutdown. Keeps data and ports."""
         proc = self._runtime.proc
         if proc is not None and proc.poll() is None:
+            self._cpu_before += cpu_seconds(proc.pid)
             proc.kill()
             proc.wait(10)
         self.stop()

@@ -98,6 +98,10 @@ class LocalCluster:
         """Ids of the nodes whose JVM runs."""
         return [node.node_id for node in self.nodes if node.running]
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds all nodes' JVMs used so far, restarts included."""
+        return sum(node.cpu_seconds() for node in self.nodes)
+
     def rss_bytes(self) -> dict[int, int]:
         """Resident memory of each node's JVM."""
         return {node.node_id: node.rss_bytes() for node in self.nodes}

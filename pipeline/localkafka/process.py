@@ -4,6 +4,7 @@ and the checks that it is up."""
 from __future__ import annotations
 
 import base64
+import os
 import re
 import shutil
 import socket
@@ -98,6 +99,17 @@ def rss_bytes(pid: int | None) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024
     return 0
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of a live process (Linux /proc), 0 when there is none."""
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 class PortTakenError(BrokerError):

@@ -192,6 +192,8 @@ class Run:
     watch: Watch | None = None
     started: float = field(default_factory=time.monotonic)
     killed_cpu_s: float = 0.0  # CPU of the workers killed on purpose, taken just before
+    brokers_cpu_at_start: float = 0.0
+    harness_cpu_at_start: float = field(default_factory=time.process_time)
 
     @property
     def app_id(self) -> str:
@@ -205,6 +207,12 @@ class Run:
         worker = Worker(self.deployment, self.logs, name)
         self.workers.append(worker)
         return worker
+
+    def restart_node(self, node: int) -> dict[str, float]:
+        """Start a stopped node again and wait until every partition of the run is fully in sync."""
+        restart_s = self.cluster.start_node(node)
+        in_sync_s = self.cluster.wait_healthy(self.topics.values(), timeout_s=300)
+        return {"restart_s": round(restart_s, 1), "in_sync_s_after_restart": round(in_sync_s, 1)}
 
     def kill_worker(self, worker: Worker) -> None:
         """SIGKILL a worker, keeping the CPU it had used."""
@@ -247,6 +255,8 @@ class Run:
             f"cluster_{name}",
             seconds=round(time.monotonic() - self.started, 1),
             worker_cpu_s=round(self.killed_cpu_s + sum(_cpu_seconds(w) for w in self.workers), 1),
+            brokers_cpu_s=round(self.cluster.cpu_seconds() - self.brokers_cpu_at_start, 1),
+            harness_cpu_s=round(time.process_time() - self.harness_cpu_at_start, 1),  # feed and readers
             load=[round(x, 1) for x in os.getloadavg()],
             feed_per_s=FEED_PER_S,
             consumer_repairs=consumer_events(*self.workers),
@@ -268,7 +278,7 @@ class Run:
 @contextmanager
 def fault_run(cluster: LocalCluster, deployment: Deployment, logs: Path) -> Iterator[Run]:
     """A worker ready on the deployment, then the feed started; everything stopped afterwards."""
-    run = Run(cluster, deployment, logs, article_stream(ARTICLES))
+    run = Run(cluster, deployment, logs, article_stream(ARTICLES), brokers_cpu_at_start=cluster.cpu_seconds())
     try:
         run.worker("w1").wait_ready(timeout=300)
         run.feed()

@@ -34,8 +34,7 @@ def test_the_leaders_of_the_busiest_raw_and_nlp_partitions_killed_mid_stream_los
             moved_s = wait_new_leader(cluster, topic, partition, leader)
             run.wait_for(back_at)
             down_s = time.monotonic() - killed
-            rejoin_s = cluster.start_node(leader)
-            in_sync_s = cluster.wait_healthy(run.topics.values(), timeout_s=300)
+            restart = run.restart_node(leader)
             assert run.progress is not None
             figures[f"kill{step + 1}"] = {
                 "topic": topic_name,
@@ -44,8 +43,7 @@ def test_the_leaders_of_the_busiest_raw_and_nlp_partitions_killed_mid_stream_los
                 "new_leader_s": moved_s,
                 **run.progress.stall(killed, time.monotonic()),
                 "down_s": round(down_s, 1),
-                "restart_s": round(rejoin_s, 1),
-                "in_sync_s_after_restart": round(in_sync_s, 1),
+                **restart,
             }
         run.finish("leader_kills", **figures)
 
@@ -65,17 +63,16 @@ def test_the_active_controller_killed_mid_stream_loses_nothing(
             time.sleep(0.2)
         elected_s = time.monotonic() - killed
         run.wait_for(0.55)
-        rejoin_s = cluster.start_node(controller)
-        in_sync_s = cluster.wait_healthy(run.topics.values(), timeout_s=300)
+        restart = run.restart_node(controller)
         assert run.progress is not None
+        stall = run.progress.stall(killed, time.monotonic())
         run.finish(
             "controller_kill",
             node=controller,
             new_controller=now,
             new_controller_s=round(elected_s, 1),
-            **run.progress.stall(killed, time.monotonic()),
-            restart_s=round(rejoin_s, 1),
-            in_sync_s_after_restart=round(in_sync_s, 1),
+            **stall,
+            **restart,
         )
 
 
@@ -95,14 +92,9 @@ def test_a_broker_and_the_worker_killed_at_the_same_moment_lose_nothing(
         replacement.wait_ready(timeout=300)
         ready_s = time.monotonic() - killed
         run.wait_for(0.5)
-        rejoin_s = cluster.start_node(node)
-        in_sync_s = cluster.wait_healthy(run.topics.values(), timeout_s=300)
+        restart = run.restart_node(node)
         assert run.progress is not None
+        stall = run.progress.stall(killed, time.monotonic())
         run.finish(
-            "broker_and_worker_kill",
-            node=node,
-            replacement_ready_s=round(ready_s, 1),
-            **run.progress.stall(killed, time.monotonic()),
-            restart_s=round(rejoin_s, 1),
-            in_sync_s_after_restart=round(in_sync_s, 1),
+            "broker_and_worker_kill", node=node, replacement_ready_s=round(ready_s, 1), **stall, **restart
         )
