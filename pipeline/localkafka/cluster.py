@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -66,6 +67,8 @@ class LocalCluster:
         if port is None:
             self._temp_dir = Path(tempfile.mkdtemp(prefix="wirepipe-kafka-cluster-"))
             self.data_dir = self._temp_dir
+            # Each node's own finalizer stops its JVM; this removes the data if close() never runs.
+            weakref.finalize(self, shutil.rmtree, self._temp_dir, True)
         else:
             self.data_dir = self.home / f"cluster-{port}"
         self._node_args: dict[str, Any] = {
