@@ -16,6 +16,7 @@ from typing import Any
 
 import psutil  # type: ignore[import-untyped]
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import ConfigResource, ConfigResourceType
 
 from pipeline.localkafka.cluster import LocalCluster
 from tests.faults._support import (
@@ -162,6 +163,21 @@ def busiest(bootstrap: str, topic: str) -> int:
         consumer.close()
 
 
+def replication(cluster: LocalCluster, run_id: str) -> dict[str, tuple[int, str]]:
+    """Every topic on the cluster whose name holds ``run_id`` (the deployment's public topics, and the
+    internal, changelog and leader topics its workers had made by now, whoever created them): its
+    replication factor (the fewest replicas of any partition) and ``min.insync.replicas``."""
+    names = sorted(n for n in cluster.ask(lambda admin: admin.list_topics()) if run_id in n)
+    replicas: dict[str, int] = {}
+    for (name, _), p in cluster.partitions(names).items():
+        replicas[name] = min(replicas.get(name, NODES), len(p["replicas"]))
+    wanted = [
+        ConfigResource(ConfigResourceType.TOPIC, name, configs=["min.insync.replicas"]) for name in names
+    ]
+    configs = cluster.ask(lambda admin: admin.describe_configs(wanted))["topic"]
+    return {name: (replicas[name], configs[name]["min.insync.replicas"]["value"]) for name in names}
+
+
 def wait_new_leader(
     cluster: LocalCluster, topic: str, partition: int, old: int, timeout_s: float = 120
 ) -> float:
@@ -201,7 +217,19 @@ class Run:
 
     @property
     def topics(self) -> dict[str, str]:
-        return {**self.deployment.topics, "nlp": f"{self.app_id}.nlp", "dedup": f"{self.app_id}.dedup"}
+        """Every topic of the run: public, internal, the tables' changelogs and Faust's leader topic."""
+        app = self.app_id
+        changelogs = {
+            f"{t}-changelog": f"{app}-{t}-changelog" for t in ("versions", "dedup-index", "quote-speakers")
+        }
+        internal = {step: f"{app}.{step}" for step in ("nlp", "dedup", "quote-index")}
+        return {**self.deployment.topics, **internal, **changelogs, "leader": f"{app}-__assignor-__leader"}
+
+    def backlog(self) -> int:
+        """Inputs acknowledged to the feed whose outcome was not read yet (about: re-emits and tombstones
+        count as outcomes): above 0, the worker has work in hand."""
+        assert self.feeder is not None and self.progress is not None
+        return len(self.feeder.acked_at) - self.progress.count
 
     def worker(self, name: str) -> Worker:
         worker = Worker(self.deployment, self.logs, name)
@@ -251,6 +279,7 @@ class Run:
         alive = [w for w in self.workers if w.process.poll() is None]
         self.progress.stop()  # its readers are ours from here
         ledger = self.watch.wait_all(produced, timeout_s=timeout_s, workers=alive)
+        topics = replication(self.cluster, self.deployment.run_id)
         report(
             f"cluster_{name}",
             seconds=round(time.monotonic() - self.started, 1),
@@ -260,10 +289,15 @@ class Run:
             load=[round(x, 1) for x in os.getloadavg()],
             feed_per_s=FEED_PER_S,
             consumer_repairs=consumer_events(*self.workers),
+            topics_replicated=sum(t == (NODES, str(MIN_INSYNC)) for t in topics.values()),
+            topics=len(topics),
             **figures,
             **ledger.summary(),
         )
         assert_exactly_one_outcome_each(ledger)
+        # Every topic the run's workers used, whoever made it, is replicated as configured.
+        assert set(self.topics.values()) <= set(topics), topics
+        assert set(topics.values()) == {(NODES, str(MIN_INSYNC))}, topics
         return ledger
 
     def close(self) -> None:
