@@ -22,6 +22,7 @@ def test_the_leaders_of_the_busiest_raw_and_nlp_partitions_killed_mid_stream_los
     cluster: LocalCluster, cluster_deployment: Callable[..., Deployment], logs: Path
 ) -> None:
     figures: dict[str, object] = {}
+    backlogs: list[int] = []  # inputs acknowledged without an outcome yet, at each kill
     with fault_run(cluster, cluster_deployment(), logs) as run:
         for step, (topic_name, at, back_at) in enumerate((("raw", 0.2, 0.35), ("nlp", 0.5, 0.65))):
             run.wait_for(at)
@@ -29,6 +30,7 @@ def test_the_leaders_of_the_busiest_raw_and_nlp_partitions_killed_mid_stream_los
             partition = busiest(cluster.bootstrap, topic)
             leader = cluster.leader_of(topic, partition)
             assert leader is not None
+            backlogs.append(run.backlog())
             killed = time.monotonic()
             cluster.kill(leader)
             moved_s = wait_new_leader(cluster, topic, partition, leader)
@@ -40,12 +42,14 @@ def test_the_leaders_of_the_busiest_raw_and_nlp_partitions_killed_mid_stream_los
                 "topic": topic_name,
                 "partition": partition,
                 "node": leader,
+                "backlog_at_kill": backlogs[-1],
                 "new_leader_s": moved_s,
                 **run.progress.stall(killed, time.monotonic()),
                 "down_s": round(down_s, 1),
                 **restart,
             }
         run.finish("leader_kills", **figures)
+    assert min(backlogs) > 0, figures  # each node died with articles in hand
 
 
 @pytest.mark.timeout(1_800)
@@ -56,6 +60,7 @@ def test_the_active_controller_killed_mid_stream_loses_nothing(
         run.wait_for(0.3)
         controller = cluster.active_controller()
         assert controller is not None
+        backlog = run.backlog()
         killed = time.monotonic()
         cluster.kill(controller)
         while (now := cluster.active_controller()) in (None, controller):
@@ -71,9 +76,11 @@ def test_the_active_controller_killed_mid_stream_loses_nothing(
             node=controller,
             new_controller=now,
             new_controller_s=round(elected_s, 1),
+            backlog_at_kill=backlog,
             **stall,
             **restart,
         )
+    assert backlog > 0  # the controller died with articles in hand
 
 
 @pytest.mark.timeout(1_800)
@@ -85,6 +92,7 @@ def test_a_broker_and_the_worker_killed_at_the_same_moment_lose_nothing(
         topic = run.topics["nlp"]
         node = cluster.leader_of(topic, busiest(cluster.bootstrap, topic))
         assert node is not None
+        backlog = run.backlog()
         killed = time.monotonic()
         run.kill_worker(run.workers[0])
         cluster.kill(node)
@@ -96,5 +104,11 @@ def test_a_broker_and_the_worker_killed_at_the_same_moment_lose_nothing(
         assert run.progress is not None
         stall = run.progress.stall(killed, time.monotonic())
         run.finish(
-            "broker_and_worker_kill", node=node, replacement_ready_s=round(ready_s, 1), **stall, **restart
+            "broker_and_worker_kill",
+            node=node,
+            backlog_at_kill=backlog,
+            replacement_ready_s=round(ready_s, 1),
+            **stall,
+            **restart,
         )
+    assert backlog > 0  # the two died with articles in hand
