@@ -29,9 +29,7 @@ WRITTEN_AGAINST = "0.15.3"
 
 # What acks.py overrides (o) or calls/reads (r), and where Faust defines it.
 INTERNALS: dict[str, Callable[..., Any] | type] = {
-    "Consumer.__init__ (r: _acked, _committed_offset, _read_offset, ...)": (
-        faust_consumer.Consumer.__init__
-    ),
+    "Consumer.__init__ (r: _acked, _committed_offset, _read_offset, ...)": (faust_consumer.Consumer.__init__),
     "Consumer.ack (o)": faust_consumer.Consumer.ack,
     "Consumer._new_offset (o)": faust_consumer.Consumer._new_offset,
     "Consumer.perform_seek (o)": faust_consumer.Consumer.perform_seek,

@@ -1,16 +1,27 @@
 """Replication settings: the min ISR default and its bounds, the refusal of a replication factor the
-cluster cannot hold, and the properties a node of a local cluster is started with."""
+cluster cannot hold, the topics set up and the retry of a request that met a dead broker, and the
+properties a node of a local cluster is started with."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, ClassVar
 
+import kafka.admin
 import pytest
+from kafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 from pydantic import ValidationError
 
 from pipeline.localkafka.properties import Quorum, server_properties
 from pipeline.settings import Settings
-from pipeline.stream.kafka_config import TopicSetupError, check_replication, producer_options
+from pipeline.stream import kafka_config
+from pipeline.stream.kafka_config import (
+    TopicSetupError,
+    check_replication,
+    ensure_topics,
+    producer_options,
+    wanted_topics,
+)
 
 
 @pytest.mark.parametrize(("replicas", "expected"), [(1, 1), (2, 1), (3, 2), (5, 4)])
@@ -73,3 +84,70 @@ def test_a_single_node_is_its_own_only_voter_with_replication_one() -> None:
     )
     assert props["controller.quorum.voters"] == "1@127.0.0.1:1001"
     assert props["offsets.topic.replication.factor"] == 1 and props["min.insync.replicas"] == 1
+
+
+def test_the_topics_set_up_are_ours_the_internal_ones_the_changelogs_and_the_leader_topic() -> None:
+    settings = Settings(app_id="a", partitions=5)
+    wanted = wanted_topics(settings)
+    assert set(wanted) == {
+        settings.topic_raw,
+        settings.topic_enriched,
+        settings.topic_deadletter,
+        settings.topic_quotes,
+        "a.dedup",
+        "a.nlp",
+        "a.quote-index",
+        "a-versions-changelog",
+        "a-dedup-index-changelog",
+        "a-quote-speakers-changelog",
+        "a-__assignor-__leader",
+    }
+    assert wanted[settings.topic_enriched][1]["cleanup.policy"] == "compact"
+    assert wanted["a.dedup"][0] == 1 and wanted["a.nlp"][0] == 5
+
+
+class _Admin:
+    """Stands in for kafka-python's admin client: each new client's ``list_topics`` raises the next
+    planned error, or answers that every topic exists."""
+
+    errors: ClassVar[list[Exception]] = []
+    made: ClassVar[int] = 0
+
+    def __init__(self, **_: Any) -> None:
+        type(self).made += 1
+
+    def list_topics(self) -> list[str]:
+        if self.errors:
+            raise self.errors.pop(0)
+        return list(wanted_topics(Settings()))
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def admin(monkeypatch: pytest.MonkeyPatch) -> type[_Admin]:
+    monkeypatch.setattr(kafka.admin, "KafkaAdminClient", _Admin)
+    monkeypatch.setattr(kafka_config.time, "sleep", lambda _s: None)
+    _Admin.errors, _Admin.made = [], 0
+    return _Admin
+
+
+def test_a_request_that_met_a_dead_broker_is_asked_again_on_a_new_client(admin: type[_Admin]) -> None:
+    admin.errors = [KafkaConnectionError("111 ECONNREFUSED"), KafkaConnectionError("111 ECONNREFUSED")]
+    assert ensure_topics(Settings()) == []
+    assert admin.made == 3
+
+
+def test_an_error_that_no_retry_mends_is_raised_at_once(admin: type[_Admin]) -> None:
+    admin.errors = [TopicAuthorizationFailedError("denied")]
+    with pytest.raises(TopicAuthorizationFailedError):
+        ensure_topics(Settings())
+    assert admin.made == 1
+
+
+def test_a_dead_broker_is_not_retried_past_the_deadline(admin: type[_Admin]) -> None:
+    admin.errors = [KafkaConnectionError("111 ECONNREFUSED")] * 3
+    with pytest.raises(KafkaConnectionError):
+        ensure_topics(Settings(), retry_s=-1.0)
+    assert admin.made == 1

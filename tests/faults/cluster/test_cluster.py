@@ -8,8 +8,11 @@ from collections.abc import Callable
 
 import pytest
 from kafka.admin import ConfigResource, ConfigResourceType
+from structlog.testing import capture_logs
 
 from pipeline.localkafka.cluster import LocalCluster
+from pipeline.settings import Settings
+from pipeline.stream.kafka_config import ensure_topics
 from tests.brokers import consume_all, produce, unique_name
 from tests.faults.cluster._flow import MIN_INSYNC, NODES
 from tests.workers import Deployment
@@ -91,3 +94,38 @@ def test_the_topics_command_refuses_a_replication_factor_the_cluster_cannot_hold
     assert f"has {NODES} live" in message
     assert "Traceback" not in message
     assert not set(deployment.topics.values()) & set(cluster.partitions(deployment.topics.values()))
+
+
+def test_topics_are_checked_all_the_same_right_after_a_broker_died(
+    cluster: LocalCluster, cluster_deployment: Callable[..., Deployment]
+) -> None:
+    """A worker starting right after a broker died (still in the metadata until its session expires, 6 s
+    here) checks its topics all the same: a request its admin client sent to the dead node is asked again
+    on a new client. Each client picks a node at random, so the check is repeated until one has hit the
+    dead node (1 in 3 per call) or the node has left the metadata."""
+    deployment = cluster_deployment(partitions=2)  # its topics exist
+    topics = deployment.topics
+    settings = Settings(
+        kafka_bootstrap=cluster.bootstrap,
+        app_id=deployment.env()["WIREPIPE_APP_ID"],
+        topic_raw=topics["raw"],
+        topic_enriched=topics["enriched"],
+        topic_deadletter=topics["deadletter"],
+        topic_quotes=topics["quotes"],
+        partitions=deployment.partitions,
+        replication_factor=NODES,
+        min_insync_replicas=MIN_INSYNC,
+    )
+    dead = cluster.nodes[0].node_id
+    cluster.kill(dead)
+    killed = time.monotonic()
+    calls = 0
+    with capture_logs() as logged:
+        while time.monotonic() - killed < 5 and not any(e["event"] == "topics.retry" for e in logged):
+            assert ensure_topics(settings) == []  # nothing to create, and no error
+            calls += 1
+    retries = [e for e in logged if e["event"] == "topics.retry"]
+    assert retries, f"no call of {calls} reached the dead node within 5 s"
+    assert "ECONNREFUSED" in retries[0]["error"] or "Connection" in retries[0]["error"], retries[0]
+    cluster.start_node(dead)
+    cluster.wait_healthy(topics.values())
