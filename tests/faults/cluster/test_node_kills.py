@@ -1,6 +1,7 @@
 """One node of the three-node cluster SIGKILLed while articles flow (replication factor 3, min ISR 2,
 acks=all, idempotent producers): partition leaders move, the worker carries on, and every input ends
-with exactly one outcome or dead letter. Each test feeds 2,000 corpus articles at 20 a second."""
+with exactly one outcome or dead letter. Each test feeds WIREPIPE_CLUSTER_FAULT_N corpus articles (500 at
+7 a second in CI, 2,000 at 20 a second for a full run; tests/faults/README.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """Longer outages of the three-node cluster while articles flow (replication factor 3, min ISR 2,
 acks=all): a rolling restart of every node, and two nodes down at once, when nothing may be written
-until one comes back. Every input ends with exactly one outcome or dead letter. 2,000 articles each."""
+until one comes back. Every input ends with exactly one outcome or dead letter. WIREPIPE_CLUSTER_FAULT_N
+articles each (tests/faults/README.md)."""
 
 from __future__ import annotations
 
