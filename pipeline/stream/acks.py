@@ -23,17 +23,15 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 from weakref import WeakSet
 
-import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, AppT, EventT, Message, StreamT
 
 from pipeline.logs import get_logger
-from pipeline.stream.kafka_config import producer_options
 
 log = get_logger("wirepipe.consumer")
 
@@ -307,38 +305,6 @@ def _buffered_messages(app: AppT) -> set[tuple[TP, int]]:
             if message is not None:
                 found.add((message.tp, message.offset))
     return found
-
-
-class IdempotentProducer(aiokafka_driver.Producer):
-    """Faust's aiokafka producer with idempotence on (Faust turns it on only for transactions): a send
-    retried after its acknowledgement was lost, as when a partition leader dies mid-request, is
-    written once, and a partition's records keep their order across retries."""
-
-    def _settings_extra(self) -> Mapping[str, Any]:
-        return {**super()._settings_extra(), **producer_options()}
-
-
-class SafeAckTransport(aiokafka_driver.Transport):
-    Consumer = SafeAckConsumer
-    Producer = IdempotentProducer
-
-
-class WirepipeApp(faust.App):
-    """A Faust app whose consumer is :class:`SafeAckConsumer` and whose producer is idempotent, and
-    which wakes stalled partitions."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.timer(interval=WATCH_EVERY_S)(self._watch_progress)
-
-    def _new_transport(self) -> Any:
-        return SafeAckTransport(self.conf.broker_consumer, self)
-
-    async def _watch_progress(self) -> None:
-        try:
-            await self.consumer.watch_progress()  # type: ignore[attr-defined]
-        except Exception as exc:  # e.g. a rebalance under way; the next round looks again
-            log.warning("consumer.watch_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 async def events_to_settle(stream: StreamT[Any]) -> AsyncIterator[EventT[Any]]:

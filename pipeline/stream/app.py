@@ -39,10 +39,11 @@ from pipeline.process import (
 from pipeline.settings import Settings
 from pipeline.stages.dedup import DerivedIndexStore, expire, forget
 from pipeline.stream import metrics
-from pipeline.stream.acks import WirepipeApp, events_to_settle, skip_finished
+from pipeline.stream.acks import events_to_settle, skip_finished
 from pipeline.stream.kafka_config import faust_credentials, internal_topic, table_partitions
 from pipeline.stream.publisher import Publisher, speaker_key
 from pipeline.stream.topic import Topic
+from pipeline.stream.transport import WirepipeApp
 from schemas.records import DeadLetter
 
 log = get_logger("wirepipe.worker")

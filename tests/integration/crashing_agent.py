@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pipeline.stream import acks as faust_acks
-from pipeline.stream.acks import WirepipeApp, settling
+from pipeline.stream.acks import settling
+from pipeline.stream.transport import WirepipeApp
 
 faust_acks.STALL_S = 5.0
 faust_acks.WATCH_EVERY_S = 1.0

@@ -11,7 +11,8 @@ from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from structlog.testing import capture_logs
 
-from pipeline.stream.acks import SafeAckConsumer, WirepipeApp, skip_finished
+from pipeline.stream.acks import SafeAckConsumer, skip_finished
+from pipeline.stream.transport import WirepipeApp
 
 TOPIC = TP("raw", 0)
 

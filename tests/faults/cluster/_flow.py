@@ -35,8 +35,8 @@ from tests.workers import Deployment, Worker
 NODES = 3
 MIN_INSYNC = 2
 # The CI size: a ~70 s feed, slower than one worker enriches here, so each fault lands while articles are
-# still coming in and some are in hand. A full run: WIREPIPE_CLUSTER_FAULT_N=2000 WIREPIPE_CLUSTER_FEED_PER_S=20
-# (about what one worker enriches here: the backlog grows to ~1,300 during the feed).
+# still coming in and some are in hand. A full run: WIREPIPE_CLUSTER_FAULT_N=2000 and
+# WIREPIPE_CLUSTER_FEED_PER_S=20 (about what one worker enriches here: the backlog grows to ~1,300).
 ARTICLES = env_int("WIREPIPE_CLUSTER_FAULT_N", 500)
 FEED_PER_S = float(env_int("WIREPIPE_CLUSTER_FEED_PER_S", 7))
 
