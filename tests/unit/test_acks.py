@@ -1,16 +1,21 @@
-"""The worker's consumer counts only messages an agent settled, so a commit never passes unprocessed work."""
+"""The worker's consumer counts only messages an agent settled, so a commit never passes unprocessed work;
+its producer is idempotent and its topic declarations outlast a broker's death."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, TopicAuthorizationFailedError
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from structlog.testing import capture_logs
 
+from pipeline.stream import transport
 from pipeline.stream.acks import SafeAckConsumer, skip_finished
 from pipeline.stream.transport import WirepipeApp
 
@@ -258,3 +263,33 @@ def test_the_workers_producer_is_idempotent_and_waits_for_every_in_sync_replica(
     producer = asyncio.run(build())
     assert producer._txn_manager is not None  # aiokafka keeps producer ids only when idempotent
     assert producer._sender._acks == -1  # all in-sync replicas
+
+
+@pytest.mark.parametrize(
+    ("errors", "raised", "tries"),
+    [
+        ([NodeNotReadyError("node 3"), KafkaConnectionError("refused")], None, 3),  # a just-dead node
+        ([TopicAuthorizationFailedError("denied")] * 2, TopicAuthorizationFailedError, 1),  # not retriable
+    ],
+)
+def test_a_topic_declaration_that_met_a_dead_broker_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, errors: list[Exception], raised: type[Exception] | None, tries: int
+) -> None:
+    planned, topics = list(errors), []
+
+    async def declare(*args: Any, **kwargs: Any) -> None:
+        topics.append(args[3])
+        if planned:
+            raise planned.pop(0)
+
+    monkeypatch.setattr(aiokafka_driver.Transport, "_create_topic", declare)
+    monkeypatch.setattr(transport, "DECLARE_PAUSE_S", 0.0)
+    app = WirepipeApp("test-declare", broker="kafka://127.0.0.1:1")  # never started: no connection is made
+    owner = SimpleNamespace(should_stop=False)
+    declared = app.transport._create_topic(owner, None, "leader", 1, 3)  # type: ignore[attr-defined]
+    if raised is None:
+        asyncio.run(declared)
+    else:
+        with pytest.raises(raised):
+            asyncio.run(declared)
+    assert topics == ["leader"] * tries
