@@ -1,9 +1,9 @@
 """pipeline/stream/acks.py (and transport.py) override and rely on Faust internals that are no public API:
 the consumer's ack, commit-offset, seek, gap and revoke methods and the attributes its __init__ sets, the
 transport's Consumer class and topic creation, the app's transport factory, and the stream's take_events,
-noack, ack and events. It was
-written against faust-streaming 0.15.3 (pinned in pyproject.toml). These tests fail when another release
-is installed or when any of those methods' source differs from the one acks.py was checked against.
+noack, ack and events. It was written against faust-streaming 0.15.3 (pinned in pyproject.toml). These
+tests fail when another release is installed or when any of those methods' source differs from the one
+acks.py was checked against.
 
 After an upgrade: read each changed method next to acks.py, fix acks.py where needed, run the consumer's
 tests (tests/unit/test_acks.py, tests/integration/test_refused_acks.py, tests/faults/), then record the
