@@ -39,7 +39,7 @@ run: install
 	$(BIN)/python -m pipeline.demo
 
 ## ruff, mypy --strict, then pytest (unit and integration; the broker starts when needed).
-## The three-node cluster's fault tests (tests/faults/cluster, ~12 min at their CI size) are left to
+## The three-node cluster's fault tests (tests/faults/cluster, ~9 min at their CI size) are left to
 ## `make cluster-faults`, which CI runs as a step of its own.
 test: install lint typecheck
 	$(BIN)/python -m pytest --ignore=tests/faults/cluster $(PYTEST_ARGS)
