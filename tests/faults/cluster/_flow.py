@@ -245,6 +245,14 @@ class Run:
         in_sync_s = self.cluster.wait_healthy(self.topics.values(), timeout_s=300)
         return {"restart_s": round(restart_s, 1), "in_sync_s_after_restart": round(in_sync_s, 1)}
 
+    def recover(self, node: int, killed: float, fraction: float) -> dict[str, float]:
+        """Wait for ``fraction`` of the outcomes, start the node killed at ``killed`` again and wait until
+        all is in sync; the longest stall since the kill, when records came again, and the restart."""
+        self.wait_for(fraction)
+        restart = self.restart_node(node)
+        assert self.progress is not None
+        return {**self.progress.stall(killed, time.monotonic()), **restart}
+
     def kill_worker(self, worker: Worker) -> None:
         """SIGKILL a worker, keeping the CPU it had used."""
         self.killed_cpu_s += _cpu_seconds(worker)

@@ -68,18 +68,14 @@ def test_the_active_controller_killed_mid_stream_loses_nothing(
             assert time.monotonic() - killed < 120, "no new active controller in 120 s"
             time.sleep(0.2)
         elected_s = time.monotonic() - killed
-        run.wait_for(0.55)
-        restart = run.restart_node(controller)
-        assert run.progress is not None
-        stall = run.progress.stall(killed, time.monotonic())
+        recovery = run.recover(controller, killed, 0.55)
         run.finish(
             "controller_kill",
             node=controller,
             new_controller=now,
             new_controller_s=round(elected_s, 1),
             backlog_at_kill=backlog,
-            **stall,
-            **restart,
+            **recovery,
         )
     assert backlog > 0  # the controller died with articles in hand
 
@@ -100,16 +96,12 @@ def test_a_broker_and_the_worker_killed_at_the_same_moment_lose_nothing(
         replacement = run.worker("w2")
         replacement.wait_ready(timeout=300)
         ready_s = time.monotonic() - killed
-        run.wait_for(0.5)
-        restart = run.restart_node(node)
-        assert run.progress is not None
-        stall = run.progress.stall(killed, time.monotonic())
+        recovery = run.recover(node, killed, 0.5)
         run.finish(
             "broker_and_worker_kill",
             node=node,
             backlog_at_kill=backlog,
             replacement_ready_s=round(ready_s, 1),
-            **stall,
-            **restart,
+            **recovery,
         )
     assert backlog > 0  # the two died with articles in hand
