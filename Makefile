@@ -11,7 +11,7 @@ EVAL_DIR   ?= ../shared/eval
 EVAL_SPLIT ?= dev
 export EVAL_DIR EVAL_SPLIT
 
-.PHONY: install lock run test lint typecheck unit integration eval bench schema broker clean \
+.PHONY: install lock run test cluster-faults lint typecheck unit integration eval bench schema broker clean \
 	containers image compose-test runtime-check
 
 ## The locked versions (requirements/dev.txt: runtime, dev and eval extras), then the project itself.
@@ -39,8 +39,14 @@ run: install
 	$(BIN)/python -m pipeline.demo
 
 ## ruff, mypy --strict, then pytest (unit and integration; the broker starts when needed).
+## The three-node cluster's fault tests (tests/faults/cluster, ~9 min at their CI size) are left to
+## `make cluster-faults`, which CI runs as a step of its own.
 test: install lint typecheck
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --ignore=tests/faults/cluster $(PYTEST_ARGS)
+
+## Fault tests on a local three-node KRaft cluster (sizes: tests/faults/README.md).
+cluster-faults: install
+	$(BIN)/python -m pytest tests/faults/cluster $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check pipeline schemas tests eval examples bench deploy

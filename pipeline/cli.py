@@ -110,14 +110,14 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
     from kafka import KafkaProducer  # noqa: PLC0415
     from rich.progress import Progress  # noqa: PLC0415
 
-    from pipeline.stream.kafka_config import ensure_topics, kafka_python_options  # noqa: PLC0415
+    from pipeline.stream.kafka_config import ensure_topics, kafka_python_options, producer_options  # noqa: PLC0415
 
     log = get_logger()
     ensure_topics(settings)
     topic = args.topic or settings.topic_raw
     producer = KafkaProducer(
         **kafka_python_options(settings),
-        acks="all",
+        **producer_options(),
         linger_ms=5,
         max_request_size=settings.topic_max_message_bytes,
         client_id="wirepipe-produce",
@@ -251,9 +251,12 @@ def render(value: bytes | None, *, as_json: bool = False) -> str:
 
 
 def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.localkafka.broker import run_foreground  # noqa: PLC0415
+    from pipeline.localkafka.foreground import run_foreground  # noqa: PLC0415
 
-    return run_foreground(port=args.port)
+    if args.nodes < 1:
+        print("wirepipe: --nodes must be at least 1", file=sys.stderr)
+        return 2
+    return run_foreground(port=args.port, nodes=args.nodes)
 
 
 def cmd_topics(settings: Settings, args: argparse.Namespace) -> int:
@@ -305,8 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=0.0, help="stop after this many idle seconds")
     p.set_defaults(fn=cmd_tail)
 
-    p = sub.add_parser("broker", help="run a local single-node Kafka (KRaft) in the foreground")
-    p.add_argument("--port", type=int, default=9092)
+    p = sub.add_parser("broker", help="run a local Kafka (KRaft) in the foreground: one node, or a cluster")
+    p.add_argument("--port", type=int, default=9092, help="client port (a cluster: port, port+1, ...)")
+    p.add_argument(
+        "--nodes",
+        type=int,
+        default=1,
+        help="nodes (each broker and controller); 3 gives replication factor 3 and min.insync.replicas 2",
+    )
     p.set_defaults(fn=cmd_broker)
 
     sub.add_parser("topics", help="create the topics if missing").set_defaults(fn=cmd_topics)
@@ -334,10 +343,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from kafka.errors import KafkaError  # noqa: PLC0415
 
     from pipeline.stages.entities import ModelError  # noqa: PLC0415
+    from pipeline.stream.kafka_config import TopicSetupError  # noqa: PLC0415
 
     try:
         code: int = args.fn(settings, args)
-    except ModelError as exc:
+    except (ModelError, TopicSetupError) as exc:
         print(f"wirepipe: {exc}", file=sys.stderr)
         return 2
     except KafkaError as exc:  # one clear line, not a client library's traceback

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,7 +29,11 @@ class Settings(BaseSettings):
     topic_deadletter: str = "wirepipe.deadletter.v1"
     topic_quotes: str = "wirepipe.quotes.v1"
     partitions: int = Field(default=12, ge=1)
+    # Every topic the project creates (public, internal, changelogs) gets these. Production: 3 and 2,
+    # with acks=all (always on), so an acknowledged write survives the loss of one broker.
     replication_factor: int = Field(default=1, ge=1)
+    # Unset: one less than the replication factor, at least 1 (3 -> 2, 1 -> 1).
+    min_insync_replicas: int | None = Field(default=None, ge=1)
 
     # Worker.
     app_id: str = "wirepipe"
@@ -65,6 +70,20 @@ class Settings(BaseSettings):
 
     # Local broker cache (jars, data) for `wirepipe broker`.
     broker_home: Path = Path(".wirepipe/kafka")
+
+    @model_validator(mode="after")
+    def _insync_within_replication(self) -> Self:
+        if self.min_insync_replicas is not None and self.min_insync_replicas > self.replication_factor:
+            raise ValueError(
+                f"WIREPIPE_MIN_INSYNC_REPLICAS={self.min_insync_replicas} is more than "
+                f"WIREPIPE_REPLICATION_FACTOR={self.replication_factor}: no write could ever be acknowledged"
+            )
+        return self
+
+    @property
+    def insync_replicas(self) -> int:
+        """The ``min.insync.replicas`` of the project's topics."""
+        return self.min_insync_replicas or max(1, self.replication_factor - 1)
 
 
 @lru_cache(maxsize=1)

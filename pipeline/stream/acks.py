@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 from weakref import WeakSet
 
-import faust
 from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP, AppT, EventT, Message, StreamT
 
@@ -42,9 +41,10 @@ log = get_logger("wirepipe.consumer")
 # occupies (a transaction marker, if raw producers use transactions) costs that half hour once.
 READ_AGAIN_S = 60.0  # the least time between two reads of a partition from the same message
 MAX_READ_AGAIN = 30  # reads from a message that never comes back, before passing over it
-STALL_S = 60.0  # a partition behind its log end with nothing buffered or in flight, unmoved this long
+STALL_S = 60.0  # a partition behind its log end whose head no agent holds, unmoved this long
 WATCH_EVERY_S = 10.0  # how often partitions are checked for that
-SLOW_S = 300.0  # the same with messages buffered or in flight: logged as slow, nothing else
+SEEK_TIMEOUT_S = 30.0  # a seek back that has not happened by then failed (the broker did not answer)
+SLOW_S = 300.0  # the same with its head buffered, in flight or settled: logged as slow, nothing else
 
 
 class _ReadOffsets(defaultdict[TP, int | None]):
@@ -106,7 +106,12 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             self.refused[tp].discard(offset)
             self._tries.pop((tp, offset), None)
             self.finished[tp].add(offset)
-            return bool(super().ack(message))
+            acked = bool(super().ack(message))
+            # Faust leaves a message it does not count (below the commit, or an offset already acked:
+            # a copy read again after a seek back) among the unacked ones, where the agent's last
+            # batch keeps it alive: it would look in flight to ``watch_progress`` for as long.
+            self._unacked_messages.discard(message)
+            return acked
         self._unacked_messages.discard(message)  # nothing to wait for: it is read again
         self._refuse(tp, offset, "ack of an unsettled message")
         return False
@@ -135,7 +140,10 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             return
         try:
             offset = min(refused)
-            earliest = (await self.earliest_offsets(tp)).get(tp)
+            # A pending seek keeps ``watch_progress`` off the partition, so it must end: a broker that
+            # does not answer (a leader election) fails it, and the next refusal or stall tries again.
+            async with asyncio.timeout(SEEK_TIMEOUT_S):
+                earliest = (await self.earliest_offsets(tp)).get(tp)
             gone = earliest is not None and offset < earliest  # deleted by retention
             tries = self._tries[(tp, offset)] = self._tries.get((tp, offset), 0) + 1
             if gone or tries > MAX_READ_AGAIN:
@@ -218,11 +226,14 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
     async def watch_progress(self, now: float | None = None) -> list[TP]:
         """Read again, from its commit, any partition that stopped moving; returns those partitions.
 
-        A partition has stopped when it is behind its log end, none of its messages is buffered for
-        an agent or being worked on, and neither its read nor its committed offset moved for
-        ``STALL_S``. Faust can leave a partition so (a message dropped at a rebalance with nothing
-        after it to reveal the hole, a fetch pause that is never lifted); nothing else would wake it.
-        A partition whose messages an agent holds that long is only logged (``consumer.partition_slow``).
+        A partition's commit can only move once the message at its committed offset (its *head*) is
+        settled. It has stopped when it is behind its log end, neither its read nor its committed
+        offset moved for ``STALL_S``, and no agent holds its head (taken by a stream and not yet
+        settled, or waiting in a stream buffer). Faust can leave a partition so (a message dropped at a
+        rebalance with nothing after it to reveal the hole, a fetch pause that is never lifted);
+        nothing else would wake it. Other messages of the partition being worked on do not count: the
+        commit cannot pass the head whatever becomes of them. A partition whose head an agent holds
+        that long is only logged (``consumer.partition_slow``): a hung agent, not a lost message.
         """
         now = time.monotonic() if now is None else now
         if self.app.rebalancing or self.app.in_recovery:
@@ -230,8 +241,10 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             return []
         assigned = [tp for tp in self.assignment() if self.app.topics.acks_enabled_for(tp.topic)]
         ends = await self.highwaters(*assigned) if assigned else {}
-        in_flight = Counter(m.tp for m in self._unacked_messages)
-        buffered = _buffered_partitions(self.app)
+        # Faust marks a message acked before it decides whether to count it, and may keep it in this
+        # set: only the ones nobody acked are in flight.
+        in_flight = {(m.tp, m.offset) for m in list(self._unacked_messages) if not m.acked}
+        buffered = _buffered_messages(self.app)
         stalled = []
         for tp in assigned:
             committed, end = self._committed_offset.get(tp), ends.get(tp)
@@ -243,8 +256,17 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             if seen is None or seen[0] != mark:
                 self._progress[tp] = (mark, now)
                 continue
-            busy = in_flight[tp] > 0 or tp in buffered
-            if now - seen[1] < (SLOW_S if busy else STALL_S):
+            head = (
+                "in flight"
+                if (tp, committed) in in_flight
+                else "buffered"
+                if (tp, committed) in buffered
+                else "settled, not committed"  # the commit itself fails: reading again cannot help
+                if committed in self._acked_index.get(tp, ())
+                else "nowhere"
+            )
+            held = head != "nowhere"
+            if now - seen[1] < (SLOW_S if held else STALL_S):
                 continue
             self._progress[tp] = (mark, now)
             facts = {
@@ -254,13 +276,14 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
                 "log_end": end,
                 "read_offset": mark[1],
                 "seconds": round(now - seen[1]),
-                "in_flight": in_flight[tp],
-                "buffered": tp in buffered,
+                "head": head,
+                "in_flight": sum(1 for t, o in in_flight if t == tp and o >= committed),
+                "buffered": sum(1 for t, o in buffered if t == tp and o >= committed),
                 "fetching": tp in self._get_active_partitions(),
                 "paused": tp in self._paused_partitions,
                 "refused": sorted(self.refused.get(tp, ()))[:5],
             }
-            if busy:  # an agent holds its messages: say so (a hung agent), but do not read them twice
+            if held:  # a hung agent or a failing commit: say so, but do not read the head twice
                 log.warning("consumer.partition_slow", **facts)
                 continue
             stalled.append(tp)
@@ -272,46 +295,16 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         return stalled
 
 
-def _buffered_partitions(app: AppT) -> set[TP]:
-    """Partitions with a message waiting in some agent's stream buffer."""
-    found: set[TP] = set()
+def _buffered_messages(app: AppT) -> set[tuple[TP, int]]:
+    """(partition, offset) of every message waiting in some agent's stream buffer."""
+    found: set[tuple[TP, int]] = set()
     for channel in app.topics:  # the conductor iterates over the topics agents read
         queue = getattr(getattr(channel, "_queue", None), "_queue", None) or ()  # without creating one
         for event in list(queue):
             message = getattr(event, "message", None)
             if message is not None:
-                found.add(message.tp)
+                found.add((message.tp, message.offset))
     return found
-
-
-class SafeAckTransport(aiokafka_driver.Transport):
-    Consumer = SafeAckConsumer
-
-
-class WirepipeApp(faust.App):
-    """A Faust app whose consumer is :class:`SafeAckConsumer`, and which wakes stalled partitions."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.timer(interval=WATCH_EVERY_S)(self._watch_progress)
-
-    def _new_transport(self) -> Any:
-        return SafeAckTransport(self.conf.broker_consumer, self)
-
-    async def _watch_progress(self) -> None:
-        try:
-            await self.consumer.watch_progress()  # type: ignore[attr-defined]
-        except Exception as exc:  # e.g. a rebalance under way; the next round looks again
-            log.warning("consumer.watch_failed", error=f"{type(exc).__name__}: {exc}")
-
-
-async def events_to_settle(stream: StreamT[Any]) -> AsyncIterator[EventT[Any]]:
-    """The stream's events, none acked until ``settle`` is called for it; events this worker already
-    finished (read again after a seek back) are settled on the way, not passed on."""
-    events: AsyncIterator[EventT[Any]] = stream.noack().events()  # type: ignore[attr-defined]
-    async for event in events:
-        if await skip_finished(stream, [event]):
-            yield event
 
 
 async def skip_finished(stream: StreamT[Any], events: list[EventT[Any]]) -> list[EventT[Any]]:

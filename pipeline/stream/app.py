@@ -39,7 +39,7 @@ from pipeline.process import (
 from pipeline.settings import Settings
 from pipeline.stages.dedup import DerivedIndexStore, expire, forget
 from pipeline.stream import metrics
-from pipeline.stream.acks import WirepipeApp, skip_finished
+from pipeline.stream.acks import skip_finished
 from pipeline.stream.cputime import worker_parts
 from pipeline.stream.kafka_config import faust_credentials, internal_topic, table_partitions
 from pipeline.stream.nlp_process import NlpProcess, NlpResult, Unreadable
@@ -48,6 +48,7 @@ from pipeline.stream.outputs import Published
 from pipeline.stream.publisher import Publisher
 from pipeline.stream.tables import Table, writing_for
 from pipeline.stream.topic import Topic
+from pipeline.stream.transport import WirepipeApp
 from pipeline.wire import WireEnvelope, check_duplicate_wire
 from schemas.records import DeadLetter
 

@@ -8,6 +8,7 @@ import ssl
 import time
 from typing import Any
 
+from pipeline.logs import get_logger
 from pipeline.settings import Settings
 
 
@@ -121,6 +122,32 @@ def internal_topic(settings: Settings, step: str) -> str:
     return f"{settings.app_id}.{step}"
 
 
+def leader_topic(settings: Settings) -> str:
+    """Faust's topic for electing the group's leader worker (it would create it itself, after joining)."""
+    return f"{settings.app_id}-__assignor-__leader"
+
+
+def producer_options() -> dict[str, Any]:
+    """Delivery options of every producer: acknowledged by all in-sync replicas (at least
+    ``min.insync.replicas``), and idempotent, so a retry after a lost acknowledgement (a leader that died
+    mid-request) does not write the record twice."""
+    return {"acks": "all", "enable_idempotence": True}
+
+
+class TopicSetupError(RuntimeError):
+    """The project's topics cannot be created as configured (the message says what to change)."""
+
+
+def check_replication(settings: Settings, live_brokers: int) -> None:
+    """Refuse a replication factor the cluster cannot hold, before Kafka refuses each topic."""
+    if settings.replication_factor > live_brokers:
+        raise TopicSetupError(
+            f"WIREPIPE_REPLICATION_FACTOR={settings.replication_factor} needs that many brokers, but the "
+            f"cluster at {settings.kafka_bootstrap} has {live_brokers} live: lower it (1 on a single "
+            "broker) or start the missing brokers"
+        )
+
+
 def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 30.0) -> None:
     """Wait until every partition of the topics has a leader, so clients see them at once."""
     deadline = time.monotonic() + timeout_s
@@ -138,48 +165,76 @@ def _wait_for_leaders(admin: Any, names: list[str], timeout_s: float = 30.0) -> 
     raise TimeoutError(f"topics {names} have no leader after {timeout_s}s")
 
 
-def ensure_topics(settings: Settings) -> list[str]:
-    """Create the public topics if missing (the enriched topic compacted). Returns the ones created."""
-    from kafka.admin import KafkaAdminClient, NewTopic  # noqa: PLC0415
-    from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
+def wanted_topics(settings: Settings) -> dict[str, tuple[int, dict[str, str]]]:
+    """Every topic the project creates: name -> (partitions, topic configs), replication settings apart."""
+    size = {"max.message.bytes": str(settings.topic_max_message_bytes)}
+    day_ms = 86_400_000
+    # The same configs as docker-compose's `topics` service, whoever creates the topics first.
+    return {
+        settings.topic_raw: (settings.partitions, {"retention.ms": str(7 * day_ms), **size}),
+        settings.topic_enriched: (settings.partitions, {"cleanup.policy": "compact", **size}),
+        settings.topic_deadletter: (settings.partitions, {"retention.ms": str(14 * day_ms), **size}),
+        settings.topic_quotes: (settings.partitions, {"retention.ms": str(30 * day_ms)}),
+        # The worker's internal topics too: Faust would create them itself, but after its consumer
+        # subscribed, and a partition missing from the first assignment then waits for a rebalance.
+        internal_topic(settings, "dedup"): (1, size),
+        internal_topic(settings, "nlp"): (settings.partitions, size),
+        # And the tables' changelogs: created by Faust at start, they were sometimes not yet in the
+        # metadata when its recovery looked, which failed every article with PartitionsMismatch.
+        **{
+            changelog_topic(settings, table): (partitions, {"cleanup.policy": "compact"})
+            for table, partitions in table_partitions(settings).items()
+        },
+        leader_topic(settings): (1, {}),  # Faust's, but replicated like ours
+    }
+
+
+def ensure_topics(settings: Settings, retry_s: float = 60.0) -> list[str]:
+    """Create the project's topics if missing (the enriched topic compacted), each with the configured
+    replication factor and ``min.insync.replicas``. Returns the ones created. Raises
+    ``TopicSetupError`` when the cluster has fewer live brokers than the replication factor.
+
+    A broker that died a moment ago is still in the cluster's metadata until its session expires, and
+    a request sent to it fails: such retriable errors are tried again on a new client for ``retry_s``.
+    Reaching no broker at all is not retried here (the client's own bootstrap timeout has passed)."""
+    from kafka.admin import KafkaAdminClient  # noqa: PLC0415
+    from kafka.errors import KafkaError  # noqa: PLC0415
 
     check_credentials(settings)  # the first client of `worker`, `produce` and `topics`: fail fast if refused
-    admin = KafkaAdminClient(**kafka_python_options(settings), client_id="wirepipe-admin")
-    try:
-        existing = set(admin.list_topics())
-        size = {"max.message.bytes": str(settings.topic_max_message_bytes)}
-        day_ms = 86_400_000
-        # The same configs as docker-compose's `topics` service, whoever creates the topics first.
-        wanted: dict[str, tuple[int, dict[str, str]]] = {
-            settings.topic_raw: (settings.partitions, {"retention.ms": str(7 * day_ms), **size}),
-            settings.topic_enriched: (settings.partitions, {"cleanup.policy": "compact", **size}),
-            settings.topic_deadletter: (settings.partitions, {"retention.ms": str(14 * day_ms), **size}),
-            settings.topic_quotes: (settings.partitions, {"retention.ms": str(30 * day_ms)}),
-            # The worker's internal topics too: Faust would create them itself, but after its consumer
-            # subscribed, and a partition missing from the first assignment then waits for a rebalance.
-            internal_topic(settings, "dedup"): (1, size),
-            internal_topic(settings, "nlp"): (settings.partitions, size),
-            # And the tables' changelogs: created by Faust at start, they were sometimes not yet in the
-            # metadata when its recovery looked, which failed every article with PartitionsMismatch.
-            **{
-                changelog_topic(settings, table): (partitions, {"cleanup.policy": "compact"})
-                for table, partitions in table_partitions(settings).items()
-            },
-        }
-        new = [
-            NewTopic(
-                name=name,
-                num_partitions=partitions,
-                replication_factor=settings.replication_factor,
-                topic_configs=configs,
-            )
-            for name, (partitions, configs) in wanted.items()
-            if name not in existing
-        ]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first: fine
-                admin.create_topics(new)
-            _wait_for_leaders(admin, list(wanted))
-        return [t.name for t in new]
-    finally:
-        admin.close()
+    deadline = time.monotonic() + retry_s
+    while True:
+        admin = KafkaAdminClient(**kafka_python_options(settings), client_id="wirepipe-admin")
+        try:
+            return _create_missing(admin, settings)
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            get_logger().warning("topics.retry", error=repr(exc), bootstrap=settings.kafka_bootstrap)
+        finally:
+            admin.close()
+        time.sleep(1.0)
+
+
+def _create_missing(admin: Any, settings: Settings) -> list[str]:
+    from kafka.admin import NewTopic  # noqa: PLC0415
+    from kafka.errors import TopicAlreadyExistsError  # noqa: PLC0415
+
+    existing = set(admin.list_topics())
+    wanted = wanted_topics(settings)
+    replicas = {"min.insync.replicas": str(settings.insync_replicas)}
+    new = [
+        NewTopic(
+            name=name,
+            num_partitions=partitions,
+            replication_factor=settings.replication_factor,
+            topic_configs={**configs, **replicas},
+        )
+        for name, (partitions, configs) in wanted.items()
+        if name not in existing
+    ]
+    if new:
+        check_replication(settings, len(admin.describe_cluster()["brokers"]))
+        with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first: fine
+            admin.create_topics(new)
+        _wait_for_leaders(admin, list(wanted))
+    return [t.name for t in new]

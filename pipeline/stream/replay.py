@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from pipeline.logs import get_logger
 from pipeline.settings import Settings
-from pipeline.stream.kafka_config import check_credentials, kafka_python_options
+from pipeline.stream.kafka_config import check_credentials, kafka_python_options, producer_options
 from schemas.records import DeadLetter
 
 REPLAY_HEADER = "wirepipe-replayed-from"
@@ -116,7 +116,7 @@ def replay(
         if dry_run
         else KafkaProducer(
             **kafka_python_options(settings),
-            acks="all",
+            **producer_options(),
             linger_ms=5,
             max_request_size=settings.topic_max_message_bytes,
             client_id="wirepipe-replay",

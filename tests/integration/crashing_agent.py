@@ -1,7 +1,9 @@
 """A minimal Faust worker on Wirepipe's consumer, for test_refused_acks.py: its batch agent's work fails
 once, on the batch holding the value ``boom``, inside ``settling`` as the worker's agents do; the value
 ``lost`` vanishes once on its way to the agent, as a message Faust drops does (not acked, not tracked);
-every value it finishes is printed. Partitions are checked for stalls every second, after 5 s.
+every value it finishes is printed. The agent keeps every batch it took: a Faust agent holds at least
+its last one (the loop variable) while it waits for the next, so the test does not depend on which batch
+``lost`` arrives in. Partitions are checked for stalls every second, after 5 s.
 
 Run as ``python crashing_agent.py worker`` with BOOTSTRAP, APP_ID, TOPIC and DATA_DIR in the environment.
 """
@@ -13,7 +15,8 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pipeline.stream import acks as faust_acks
-from pipeline.stream.acks import WirepipeApp, settling
+from pipeline.stream.acks import settling
+from pipeline.stream.transport import WirepipeApp
 
 faust_acks.STALL_S = 5.0
 faust_acks.WATCH_EVERY_S = 1.0
@@ -31,11 +34,13 @@ app = WirepipeApp(
 )
 topic = app.topic(os.environ["TOPIC"], partitions=1)
 state = {"crashed": False, "dropped": False}
+taken: list[list[Any]] = []  # every batch the agent took, kept alive
 
 
 @app.agent(topic)
 async def batches(stream: Any) -> AsyncIterator[None]:
     async for events in stream.take_events(8, within=0.5):
+        taken.append(list(events))
         lost = [e for e in events if e.value == b"lost" and not state["dropped"]]
         for event in lost:
             state["dropped"] = True

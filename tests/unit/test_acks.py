@@ -1,16 +1,23 @@
-"""The worker's consumer counts only messages an agent settled, so a commit never passes unprocessed work."""
+"""The worker's consumer counts only messages an agent settled, so a commit never passes unprocessed work;
+its producer is idempotent and its topic declarations outlast a broker's death."""
 
 from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from aiokafka.errors import KafkaConnectionError, NodeNotReadyError, TopicAuthorizationFailedError
+from faust.transport.drivers import aiokafka as aiokafka_driver
 from faust.types import TP
 from faust.types.tuples import ConsumerMessage
 from structlog.testing import capture_logs
 
-from pipeline.stream.acks import SafeAckConsumer, WirepipeApp, skip_finished
+from pipeline.stream import transport
+from pipeline.stream.acks import SafeAckConsumer, skip_finished
+from pipeline.stream.transport import WirepipeApp
 
 TOPIC = TP("raw", 0)
 
@@ -136,13 +143,57 @@ def test_a_partition_with_work_in_flight_is_not_read_again_only_logged_as_slow(
     consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
 ) -> None:
     working = message(10)
-    consumer._unacked_messages.add(working)  # an agent is working on it (e.g. a long spaCy batch)
+    consumer.track_message(working)  # an agent is working on the head (e.g. a long spaCy batch)
     with capture_logs() as logged:
         for now in (0.0, 61.0, 200.0, 301.0):
             assert asyncio.run(consumer.watch_progress(now=now)) == []
     assert seeks == []
     assert [e["event"] for e in logged] == ["consumer.partition_slow"]
-    assert logged[0]["in_flight"] == 1
+    assert logged[0]["in_flight"] == 1 and logged[0]["head"] == "in flight"
+
+
+def test_copies_read_again_below_the_commit_do_not_hide_a_lost_head_from_the_stall_watch(
+    consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    """The CI stall: after a seek back the commit overtook the copies read again (8, 9), their late
+    acks did not count, and the head (10) was lost on its way to the agent. The agent's last batch
+    still holds the copies; they must not count as in flight, or the partition is only "slow"."""
+    last_batch = [message(8), message(9)]
+    for m in last_batch:
+        consumer.track_message(m)  # what Faust's stream does as the agent takes them
+        consumer.settled.add(m)
+        consumer.ack(m)
+    assert all(m.acked for m in last_batch)
+    with capture_logs() as logged:
+        assert asyncio.run(consumer.watch_progress(now=0.0)) == []
+        assert asyncio.run(consumer.watch_progress(now=61.0)) == [TOPIC]
+    assert seeks == [(TOPIC, 10)]
+    stalls = [(e["event"], e["head"], e["in_flight"]) for e in logged]
+    assert stalls == [("consumer.partition_stalled", "nowhere", 0)]
+
+
+def test_work_in_flight_behind_a_lost_head_does_not_keep_the_partition_from_being_read_again(
+    consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    working = message(12)  # being worked on, but the commit waits for 10, which nobody holds
+    consumer.track_message(working)
+    assert asyncio.run(consumer.watch_progress(now=0.0)) == []
+    assert asyncio.run(consumer.watch_progress(now=61.0)) == [TOPIC]
+    assert seeks == [(TOPIC, 10)]
+
+
+def test_a_settled_head_waiting_for_its_commit_is_not_read_again(
+    consumer: SafeAckConsumer, seeks: list[tuple[TP, int]]
+) -> None:
+    head = message(10)
+    consumer.settled.add(head)
+    consumer.ack(head)  # settled; the commit that would take it fails (e.g. the group coordinator is down)
+    with capture_logs() as logged:
+        for now in (0.0, 61.0, 301.0):
+            assert asyncio.run(consumer.watch_progress(now=now)) == []
+    assert seeks == []
+    slow = [(e["event"], e["head"]) for e in logged]
+    assert slow == [("consumer.partition_slow", "settled, not committed")]
 
 
 def test_a_partition_never_committed_starts_from_the_log_start_so_a_lost_first_message_holds_the_commit(
@@ -201,3 +252,44 @@ def test_messages_read_again_after_a_seek_back_are_settled_without_being_worked_
     consumer._committed_offset[TOPIC] = 14
     consumer._new_offset(TOPIC)
     assert not consumer.finished[TOPIC]  # forgotten once committed
+
+
+def test_the_workers_producer_is_idempotent_and_waits_for_every_in_sync_replica() -> None:
+    app = WirepipeApp("test-producer", broker="kafka://127.0.0.1:1", producer_acks=-1)
+
+    async def build() -> Any:
+        return app.producer._new_producer()  # type: ignore[attr-defined]  # not started: no connection
+
+    producer = asyncio.run(build())
+    assert producer._txn_manager is not None  # aiokafka keeps producer ids only when idempotent
+    assert producer._sender._acks == -1  # all in-sync replicas
+
+
+@pytest.mark.parametrize(
+    ("errors", "raised", "tries"),
+    [
+        ([NodeNotReadyError("node 3"), KafkaConnectionError("refused")], None, 3),  # a just-dead node
+        ([TopicAuthorizationFailedError("denied")] * 2, TopicAuthorizationFailedError, 1),  # not retriable
+    ],
+)
+def test_a_topic_declaration_that_met_a_dead_broker_is_tried_again(
+    monkeypatch: pytest.MonkeyPatch, errors: list[Exception], raised: type[Exception] | None, tries: int
+) -> None:
+    planned, topics = list(errors), []
+
+    async def declare(*args: Any, **kwargs: Any) -> None:
+        topics.append(args[3])
+        if planned:
+            raise planned.pop(0)
+
+    monkeypatch.setattr(aiokafka_driver.Transport, "_create_topic", declare)
+    monkeypatch.setattr(transport, "DECLARE_PAUSE_S", 0.0)
+    app = WirepipeApp("test-declare", broker="kafka://127.0.0.1:1")  # never started: no connection is made
+    owner = SimpleNamespace(should_stop=False)
+    declared = app.transport._create_topic(owner, None, "leader", 1, 3)  # type: ignore[attr-defined]
+    if raised is None:
+        asyncio.run(declared)
+    else:
+        with pytest.raises(raised):
+            asyncio.run(declared)
+    assert topics == ["leader"] * tries

@@ -1,8 +1,9 @@
-"""pipeline/stream/acks.py overrides and relies on Faust internals that are no public API: the consumer's
-ack, commit-offset, seek, gap and revoke methods and the attributes its __init__ sets, the transport's
-Consumer class, the app's transport factory, and the stream's take_events, noack, ack and events. It was
-written against faust-streaming 0.15.3 (pinned in pyproject.toml). These tests fail when another release
-is installed or when any of those methods' source differs from the one acks.py was checked against.
+"""pipeline/stream/acks.py (and transport.py) override and rely on Faust internals that are no public API:
+the consumer's ack, commit-offset, seek, gap and revoke methods and the attributes its __init__ sets, the
+transport's Consumer class and topic creation, the app's transport factory, and the stream's take_events,
+noack, ack and events. It was written against faust-streaming 0.15.3 (pinned in pyproject.toml). These
+tests fail when another release is installed or when any of those methods' source differs from the one
+acks.py was checked against.
 
 After an upgrade: read each changed method next to acks.py, fix acks.py where needed, run the consumer's
 tests (tests/unit/test_acks.py, tests/integration/test_refused_acks.py, tests/faults/), then record the
@@ -27,7 +28,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN_AGAINST = "0.15.3"
 
-# What acks.py overrides (o) or calls/reads (r), and where Faust defines it.
+# What acks.py and transport.py override (o) or call/read (r), and where Faust defines it.
 INTERNALS: dict[str, Callable[..., Any] | type] = {
     "Consumer.__init__ (r: _acked, _committed_offset, _read_offset, ...)": (faust_consumer.Consumer.__init__),
     "Consumer.ack (o)": faust_consumer.Consumer.ack,
@@ -37,7 +38,7 @@ INTERNALS: dict[str, Callable[..., Any] | type] = {
     "Consumer.on_partitions_revoked (o)": faust_consumer.Consumer.on_partitions_revoked,
     "Consumer._get_active_partitions (r)": faust_consumer.Consumer._get_active_partitions,
     "ThreadDelegateConsumer._seek (r)": faust_consumer.ThreadDelegateConsumer._seek,
-    "aiokafka.Transport (o: Consumer)": faust_aiokafka.Transport,
+    "aiokafka.Transport (o: Consumer, Producer, _create_topic)": faust_aiokafka.Transport,
     "App._new_transport (o)": App._new_transport,
     "Stream.take_events (r)": Stream.take_events,
     "Stream.noack (r)": Stream.noack,
@@ -54,7 +55,7 @@ FINGERPRINTS = {
     "Consumer.on_partitions_revoked (o)": "62d48e0376a354b6",
     "Consumer._get_active_partitions (r)": "f1783fb711ba8955",
     "ThreadDelegateConsumer._seek (r)": "70501c8d8103156f",
-    "aiokafka.Transport (o: Consumer)": "957d1860cea04543",
+    "aiokafka.Transport (o: Consumer, Producer, _create_topic)": "957d1860cea04543",
     "App._new_transport (o)": "f178964a2eebcb4d",
     "Stream.take_events (r)": "e139059be4d67726",
     "Stream.noack (r)": "2723735e00656071",
