@@ -225,7 +225,7 @@ class Run:
         changelogs = {
             f"{t}-changelog": f"{app}-{t}-changelog" for t in ("versions", "dedup-index", "quote-speakers")
         }
-        internal = {step: f"{app}.{step}" for step in ("nlp", "dedup", "quote-index")}
+        internal = {step: f"{app}.{step}" for step in ("nlp", "dedup")}
         return {**self.deployment.topics, **internal, **changelogs, "leader": f"{app}-__assignor-__leader"}
 
     def backlog(self) -> int:

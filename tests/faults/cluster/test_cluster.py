@@ -62,7 +62,6 @@ def test_every_topic_wirepipe_creates_is_replicated_on_every_node_with_the_min_i
         *deployment.topics.values(),
         f"{app}.dedup",
         f"{app}.nlp",
-        f"{app}.quote-index",
         f"{app}-versions-changelog",
         f"{app}-dedup-index-changelog",
         f"{app}-quote-speakers-changelog",
