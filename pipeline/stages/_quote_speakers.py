@@ -11,7 +11,7 @@ from schemas.records import Entity
 
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})
 THING_PRONOUNS = frozenset({"it"})
-_SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
 # Verbs that share the subject of the verb they hang from ("..., adding", "was quoted as saying").
 _SHARED_SUBJECT_DEPS = frozenset({"conj", "advcl", "xcomp", "pcomp", "acl"})
 _NOUN_POS = frozenset({"PROPN", "NOUN", "PRON"})
@@ -67,7 +67,7 @@ def subject_of(verb: Token, blocked: set[int]) -> Token | None:
     head = verb
     for _ in range(4):
         for child in head.children:
-            if child.dep_ in _SUBJECT_DEPS and child.i not in blocked:
+            if child.dep_ in SUBJECT_DEPS and child.i not in blocked:
                 if child.tag_ in ("WP", "WDT") and head.dep_ == "relcl":
                     return head.head  # "Smith, who said ..." -> Smith
                 return child
@@ -198,6 +198,6 @@ def resolve_pronoun(
             if mention.start >= pronoun.idx or (best is not None and mention.start <= best[0]):
                 continue
             span = doc.char_span(mention.start, mention.end, alignment_mode="expand")
-            if span is not None and span.root.dep_ in _SUBJECT_DEPS:
+            if span is not None and span.root.dep_ in SUBJECT_DEPS:
                 best = (mention.start, entity)
     return best[1] if best is not None else None
