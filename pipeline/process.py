@@ -2,35 +2,52 @@
 
 Everything here is synchronous and knows nothing of Faust: the worker (``app.py``) and the offline
 command (``wirepipe enrich``) call the same functions, so quality measured offline is the quality
-of the stream.
+of the stream. The NLP step itself (``Enricher``, ``NlpResult``) lives in ``pipeline.enricher`` and is
+re-exported here.
 """
 
 from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeGuard, TypeVar
+from typing import Any, TypeGuard
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pipeline.enricher import Enricher, NlpResult, timed
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
-from pipeline.stages.analysis import SelectiveAnalysis
 from pipeline.stages.clean import clean
 from pipeline.stages.dedup import DedupKey, dedup, dedup_key, forget
-from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities, load_nlp
-from pipeline.stages.quotes import extract_quotes
 from pipeline.stages.versions import Action, check_version
 from schemas.ninjs import RawArticle
 from schemas.records import DeadLetter, DuplicateVerdict, EnrichedArticle, Entity, Quote
 
-T = TypeVar("T")
-
-ENGLISH = ("en",)
+__all__ = [
+    "HEADER_END",
+    "Enricher",
+    "Envelope",
+    "Limits",
+    "NlpResult",
+    "OfflinePipeline",
+    "Source",
+    "article_outcome",
+    "check_duplicate",
+    "dead_letter",
+    "decode",
+    "finish",
+    "ingest",
+    "internal_error",
+    "is_duplicate",
+    "is_retraction",
+    "judge_duplicate",
+    "status_outcome",
+    "timed",
+]
 
 
 @dataclass(frozen=True)
@@ -59,15 +76,6 @@ class Source:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def timed(timings: dict[str, float], name: str, fn: Callable[[], T]) -> T:
-    """Run ``fn`` and record its wall time in milliseconds under ``name``."""
-    start = time.perf_counter()
-    try:
-        return fn()
-    finally:
-        timings[name] = round((time.perf_counter() - start) * 1000, 3)
 
 
 def decode(value: bytes | None, *, max_message_bytes: int) -> RawArticle:
@@ -320,93 +328,6 @@ def article_outcome(
         timings_ms=envelope.timings_ms,
         processed_at=_now(),
     )
-
-
-@dataclass
-class NlpResult:
-    """Entities and quotes of one article, or the error that stopped them."""
-
-    entities: list[Entity] = field(default_factory=list)
-    quotes: list[Quote] = field(default_factory=list)
-    timings_ms: dict[str, float] = field(default_factory=dict)
-    skipped: str | None = None
-    error: StageError | None = None
-
-
-class Enricher:
-    """The NLP step: one spaCy pass per batch, then entities and quotes from each analysed body.
-
-    With ``selective`` (the default) the pass is ``SelectiveAnalysis``: ``ner`` over every sentence, the
-    parse only over the sentences the quote stage can use; without it, the whole pipeline's ``nlp.pipe``.
-    Built once at start-up (the model loads in ``__init__``); calling it has no side effects.
-    """
-
-    def __init__(self, model: str, batch_size: int = 16, *, selective: bool = True) -> None:
-        self.nlp = load_nlp(model)
-        self.batch_size = batch_size
-        self.analysis = SelectiveAnalysis(self.nlp, batch_size=batch_size) if selective else None
-
-    def __call__(self, articles: Sequence[CleanArticle]) -> list[NlpResult]:
-        results = [NlpResult() for _ in articles]
-        english = [i for i, a in enumerate(articles) if (a.language or "en") in ENGLISH]
-        for i, a in enumerate(articles):
-            if i not in english:
-                results[i].skipped = f"language {a.language}: no English NER or quotes"
-        if not english:
-            return results
-        start = time.perf_counter()
-        if self.analysis is not None:
-            items = ((articles[i].body, articles[i].paragraphs) for i in english)
-            docs = list(self.analysis.pipe(items, batch_size=self.batch_size))
-        else:
-            docs = list(self.nlp.pipe((articles[i].body for i in english), batch_size=self.batch_size))
-        headline_docs = self._headline_docs([articles[i] for i in english])
-        spacy_ms = (time.perf_counter() - start) * 1000 / len(english)
-        for i, doc, headline_doc in zip(english, docs, headline_docs, strict=True):
-            results[i].timings_ms["spacy"] = round(spacy_ms, 3)
-            self._extract(doc, headline_doc, articles[i], results[i])
-        return results
-
-    def _headline_docs(self, articles: Sequence[CleanArticle]) -> list[Any]:
-        """NER over the headlines (one small ``nlp.pipe``, entity components only), None for an article
-        without one. A headline in capitals gets no pass: the model's NER is unreliable on it, and the
-        names the body uses are found in it instead (``extract_entities``)."""
-        wanted = [i for i, a in enumerate(articles) if a.headline and not a.headline.isupper()]
-        docs: list[Any] = [None] * len(articles)
-        if not wanted:
-            return docs
-        skip = [name for name in self.nlp.pipe_names if name not in ("ner", TRIM_COMPONENT)]
-        texts = (articles[i].headline or "" for i in wanted)
-        parsed = self.nlp.pipe(texts, batch_size=self.batch_size, disable=skip)
-        for i, doc in zip(wanted, parsed, strict=True):
-            docs[i] = doc
-        return docs
-
-    @staticmethod
-    def _extract(doc: Any, headline_doc: Any, article: CleanArticle, result: NlpResult) -> None:
-        """Entities, then quotes (which link speakers to entities); an error is kept, not raised."""
-        try:
-            result.entities = timed(
-                result.timings_ms,
-                "entities",
-                lambda: extract_entities(
-                    doc,
-                    article.headline,
-                    headline_doc=headline_doc,
-                    dateline=article.dateline,
-                    byline=article.byline,
-                ),
-            )
-        except Exception as exc:  # one bad document must not fail its batch
-            result.error = StageError(ErrorCode.E_NLP, Stage.ENTITIES, f"{type(exc).__name__}: {exc}")
-            return
-        try:
-            in_body = body_entities(result.entities)
-            result.quotes = timed(
-                result.timings_ms, "quotes", lambda: extract_quotes(doc, article.paragraphs, in_body)
-            )
-        except Exception as exc:
-            result.error = StageError(ErrorCode.E_NLP, Stage.QUOTES, f"{type(exc).__name__}: {exc}")
 
 
 def finish(envelopes: Sequence[Envelope], enricher: Enricher) -> list[EnrichedArticle | DeadLetter]:
