@@ -110,6 +110,8 @@ def classify(frames: list[tuple[str, str]], part: str) -> str:
             return "stages"
         if file == "pipeline/wire.py":
             return "records" if function.rsplit(".", 1)[-1] != "check_duplicate_wire" else "stages"
+        if file == "pipeline/enricher.py":  # the NLP step around the analysis: entities, quotes
+            return "stages"
         if file == "pipeline/process.py":
             name = function.rsplit(".", 1)[-1]
             return "records" if name in _HOP_FUNCTIONS else "stages"
