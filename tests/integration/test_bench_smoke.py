@@ -102,7 +102,12 @@ def test_the_per_core_ratio_times_the_cores_used_gives_the_wall_ratio(
     wall = results["ratios"]["one_worker_vs_baseline"]
     product = c["one_worker_vs_baseline_per_core"] * c["one_worker_from_overlap"]
     assert abs(product - wall) < 0.01 * wall + 0.002
-    assert c["one_worker_vs_baseline_per_core_with_broker"] < c["one_worker_vs_baseline_per_core"]
+    # The broker's CPU charged to the worker lowers the ratio; a broker the bench cannot see (in a
+    # container, testcontainers) has none to charge.
+    if c["one_worker_broker_cpu_ms_per_article"] >= 0.5:
+        assert c["one_worker_vs_baseline_per_core_with_broker"] < c["one_worker_vs_baseline_per_core"]
+    else:
+        assert c["one_worker_vs_baseline_per_core_with_broker"] <= c["one_worker_vs_baseline_per_core"]
 
 
 def test_the_dedup_ceiling_phase_measures_a_rate_and_the_loop_cpu_per_envelope(
