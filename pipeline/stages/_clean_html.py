@@ -10,7 +10,6 @@ scan measures the depth first; markup over the limit is refused by the caller in
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -135,29 +134,30 @@ def is_whole_page(markup: str) -> bool:
     return _PAGE_MARK.search(markup[:20_000]) is not None
 
 
-def _tags(markup: str) -> Iterator[tuple[bool, str, str, re.Match[str]]]:
-    """(is_end, tag name lower-cased, attributes, match) for every tag; comments have an empty name."""
-    for m in _TAG.finditer(markup):
-        yield m.group(1) == "/", (m.group(2) or "").lower(), m.group(3) or "", m
-
-
 # An attribute name starts after white space; possessive quantifiers keep the scan linear on long values.
 _ATTRIBUTE = re.compile(r"\s[^\s=<>/\"']++\s*+=")
+_ATTRIBUTE_MIN_CHARS = 3  # white space, one name character, "=": the shortest text _ATTRIBUTE counts
 
 
-def most_attributes(markup: str) -> int:
-    """The largest number of attributes on one element, by a linear scan of the tags."""
-    return max((len(_ATTRIBUTE.findall(attrs)) for _, _, attrs, _ in _tags(markup) if attrs), default=0)
+def scan_markup(markup: str, *, stop_depth: int, attribute_limit: int | None) -> tuple[int, int]:
+    """(approximate nesting depth, attributes of the element that has the most) in one linear scan.
 
-
-def max_depth(markup: str, *, stop_at: int) -> int:
-    """Approximate element nesting depth by a linear scan, stopping early once ``stop_at`` is exceeded."""
+    The scan stops once the depth passes ``stop_depth``. Attributes are counted only on elements whose
+    attribute text is long enough to hold more than ``attribute_limit`` of them (all when it is None), so
+    the count is exact whenever it matters for that limit and 0 otherwise.
+    """
+    # findall builds the (slash, name, attributes) tuples in C; the per-tag Python work stays small,
+    # which matters for markup floods of tens of thousands of tags (one pass instead of two).
+    shortest = 0 if attribute_limit is None else (attribute_limit + 1) * _ATTRIBUTE_MIN_CHARS
     stack: list[str] = []
-    deepest = 0
-    for is_end, name, attrs, _ in _tags(markup):
-        if not name:
+    deepest = most = 0
+    for slash, raw_name, attrs in _TAG.findall(markup):
+        if not raw_name:
             continue
-        if is_end:
+        if len(attrs) >= shortest and attrs:
+            most = max(most, len(_ATTRIBUTE.findall(attrs)))
+        name = raw_name.lower()
+        if slash:
             # Pop back to the matching open element if it is near the top; stray end tags are ignored.
             for back in range(len(stack) - 1, max(len(stack) - 8, -1), -1):
                 if stack[back] == name:
@@ -171,9 +171,9 @@ def max_depth(markup: str, *, stop_at: int) -> int:
         stack.append(name)
         if len(stack) > deepest:
             deepest = len(stack)
-            if deepest > stop_at:
+            if deepest > stop_depth:
                 break
-    return deepest
+    return deepest, most
 
 
 class _Paragraphs:
@@ -208,8 +208,11 @@ class _Paragraphs:
             self.out.append(CELL_SEPARATOR.join(cells))
 
 
-def fragment_paragraphs(markup: str) -> list[str]:
-    """Paragraph texts of an HTML fragment (or trafilatura XML), whitespace collapsed, entities decoded."""
+def fragment_paragraphs(markup: str, *, stop_after: int | None = None) -> list[str]:
+    """Paragraph texts of an HTML fragment (or trafilatura XML), whitespace collapsed, entities decoded.
+
+    With ``stop_after``, the walk stops once it holds more paragraphs than that (a flood is refused
+    by its caller, so walking the rest of it is wasted work)."""
     tree = LexborHTMLParser(markup)
     root = tree.root
     if root is None:
@@ -218,6 +221,8 @@ def fragment_paragraphs(markup: str) -> list[str]:
     # Iterative walk: (node, leaving) pairs on an explicit stack, never Python recursion.
     stack: list[tuple[LexborNode, bool]] = [(root, False)]
     while stack:
+        if stop_after is not None and len(acc.out) > stop_after:
+            return acc.out
         node, leaving = stack.pop()
         tag = node.tag or ""
         if leaving:

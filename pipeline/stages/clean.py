@@ -29,7 +29,7 @@ from pipeline.stages._clean_furniture import (
     remove_furniture,
     size,
 )
-from pipeline.stages._clean_html import fragment_paragraphs, is_whole_page, max_depth, most_attributes
+from pipeline.stages._clean_html import fragment_paragraphs, is_whole_page, scan_markup
 from pipeline.stages._clean_page import SPARED_ON_PAGES, page_paragraphs, page_title
 from pipeline.stages._clean_text import repair, text_paragraphs
 from schemas.ninjs import RawArticle
@@ -65,10 +65,15 @@ def clean(
         raise StageError(ErrorCode.E_TOO_LARGE, Stage.CLEAN, f"body over {max_body_bytes} bytes")
 
     pieces, page = _paragraphs(
-        body, raw.body_kind, raw.url, max_html_depth=max_html_depth, max_html_attributes=max_html_attributes
+        body,
+        raw.body_kind,
+        raw.url,
+        max_html_depth=max_html_depth,
+        max_html_attributes=max_html_attributes,
+        max_paragraphs=max_paragraphs,
     )
     if len(pieces) > max_paragraphs:
-        message = f"{len(pieces)} paragraphs, over the limit {max_paragraphs}"
+        message = f"more than {max_paragraphs} paragraphs, over the limit"
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
     if page is None:
         return assemble(raw, pieces)
@@ -135,17 +140,24 @@ class _Page:
 
 
 def _paragraphs(
-    body: str, kind: str, url: str | None, *, max_html_depth: int, max_html_attributes: int
+    body: str,
+    kind: str,
+    url: str | None,
+    *,
+    max_html_depth: int,
+    max_html_attributes: int,
+    max_paragraphs: int,
 ) -> tuple[list[str], _Page | None]:
-    """Raw paragraphs of the body, and for a whole web page, what the page says of itself."""
+    """Raw paragraphs of the body, and for a whole web page, what the page says of itself. A fragment's
+    walk stops once it passes ``max_paragraphs`` (the caller refuses it then)."""
     if kind != "html":
         return text_paragraphs(body), None
-    most = most_attributes(body)
+    depth, most = scan_markup(body, stop_depth=max_html_depth, attribute_limit=max_html_attributes)
     if most > max_html_attributes:
         # Parsers spend super-linear time on one element with tens of thousands of attributes.
         message = f"an HTML element has {most} attributes, over the limit {max_html_attributes}"
         raise StageError(ErrorCode.E_CLEAN_HOSTILE, Stage.CLEAN, message)
-    if max_depth(body, stop_at=max_html_depth) > max_html_depth:
+    if depth > max_html_depth:
         # No story needs hundreds of nested elements; such markup is an attack or a broken feed, and
         # tree builders (lxml, lexbor) get slow or give up on it. Refuse it with a coded error.
         message = f"HTML nested deeper than {max_html_depth} elements"
@@ -153,8 +165,8 @@ def _paragraphs(
     if is_whole_page(body):
         found = page_paragraphs(body, url)
         # A page no extractor finds an article in may still be a plain document: fall back to all its text.
-        return found or fragment_paragraphs(body), _Page(page_title(body))
-    return fragment_paragraphs(body), None
+        return found or fragment_paragraphs(body, stop_after=max_paragraphs), _Page(page_title(body))
+    return fragment_paragraphs(body, stop_after=max_paragraphs), None
 
 
 def _title_line(paragraphs: list[str], fates: list[str | None]) -> int | None:

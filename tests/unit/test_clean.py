@@ -69,7 +69,7 @@ def test_oversized_body_is_rejected_before_any_parsing(monkeypatch: pytest.Monke
     def boom(*args: object, **kwargs: object) -> list[str]:
         raise AssertionError("parsed an oversized body")
 
-    for name in ("max_depth", "fragment_paragraphs", "page_paragraphs", "text_paragraphs"):
+    for name in ("scan_markup", "fragment_paragraphs", "page_paragraphs", "text_paragraphs"):
         monkeypatch.setattr(clean_module, name, boom)
     raw = _html("<p>" + "a" * 5_000_000 + "</p>")
     started = time.perf_counter()
