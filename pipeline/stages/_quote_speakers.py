@@ -52,11 +52,6 @@ class Speaker:
     entity_id: str | None
     head: int  # token index of the mention's head
 
-    @property
-    def is_named(self) -> bool:
-        """Whether the speaker was written as a name or resolved to one, not left as a pronoun."""
-        return self.entity_id is not None
-
 
 def subject_of(verb: Token, blocked: set[int]) -> Token | None:
     """The subject of ``verb``, climbing to the verb it depends on when it has none of its own.
