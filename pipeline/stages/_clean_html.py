@@ -139,22 +139,22 @@ _ATTRIBUTE = re.compile(r"\s[^\s=<>/\"']++\s*+=")
 _ATTRIBUTE_MIN_CHARS = 3  # white space, one name character, "=": the shortest text _ATTRIBUTE counts
 
 
-def scan_markup(markup: str, *, stop_depth: int, attribute_limit: int | None) -> tuple[int, int]:
+def scan_markup(markup: str, *, stop_depth: int, attribute_limit: int) -> tuple[int, int]:
     """(approximate nesting depth, attributes of the element that has the most) in one linear scan.
 
     The scan stops once the depth passes ``stop_depth``. Attributes are counted only on elements whose
-    attribute text is long enough to hold more than ``attribute_limit`` of them (all when it is None), so
-    the count is exact whenever it matters for that limit and 0 otherwise.
+    attribute text is long enough to hold more than ``attribute_limit`` of them, so the count is exact
+    whenever it passes that limit and may be lower otherwise.
     """
     # findall builds the (slash, name, attributes) tuples in C; the per-tag Python work stays small,
     # which matters for markup floods of tens of thousands of tags (one pass instead of two).
-    shortest = 0 if attribute_limit is None else (attribute_limit + 1) * _ATTRIBUTE_MIN_CHARS
+    shortest = (attribute_limit + 1) * _ATTRIBUTE_MIN_CHARS
     stack: list[str] = []
     deepest = most = 0
     for slash, raw_name, attrs in _TAG.findall(markup):
         if not raw_name:
             continue
-        if len(attrs) >= shortest and attrs:
+        if len(attrs) >= shortest:
             most = max(most, len(_ATTRIBUTE.findall(attrs)))
         name = raw_name.lower()
         if slash:
