@@ -9,10 +9,12 @@ cleans them. Then, in this process, each figure in CPU ms per article (process t
 
 - ``full``: the bare model's ``nlp.pipe`` (the bench's baseline), and each of its components alone
   over the same tokenised bodies (``tok2vec`` is the tagger's and the parser's; ``ner`` has its own);
+  then the same on numpy's BLAS (``pipeline/stages/_blas.py``), to show what the BLAS alone changes;
 - ``selective``: what ``SelectiveAnalysis`` parses (sentences and tokens) with its default context of
   one sentence either side of a quoted stretch, and with none (cue sentences only);
 - ``enricher``: the whole NLP step of the worker (``Enricher``: analysis, entities, quotes) with the
-  selective analysis and with the full pipeline;
+  selective analysis and with the full pipeline, each on numpy's BLAS (the default) and on blis;
+- ``same_output``: the share of articles whose entities and whose quotes are identical on either BLAS;
 - ``agreement``: within the parsed stretches, the share of tokens whose head and dependency label are
   the full pipeline's (where the sentence recogniser drew other boundaries than the parser, they differ).
 """
@@ -28,10 +30,11 @@ from pathlib import Path
 import spacy
 from spacy.language import Language
 
-from pipeline.enricher import Enricher
+from pipeline.enricher import Enricher, NlpResult
 from pipeline.models import CleanArticle
 from pipeline.process import Envelope, Limits, Source, ingest
 from pipeline.settings import get_settings
+from pipeline.stages._blas import model_ops
 from pipeline.stages.analysis import SelectiveAnalysis
 
 BATCH = 16
@@ -98,6 +101,9 @@ def main() -> None:
     bare = spacy.load(model)
     print(f"{len(articles)} articles, {sum(len(b.split()) for b in bodies)} words; model {model}")
     print("full, CPU ms per article:", _components(bare, bodies, args.rounds))
+    with model_ops("numpy"):
+        bare_numpy = spacy.load(model)
+    print("full on numpy's BLAS, CPU ms per article:", _components(bare_numpy, bodies, args.rounds))
 
     selective = Enricher(model, batch_size=BATCH, selective=True)
     for context in (1, 0):
@@ -107,16 +113,30 @@ def main() -> None:
         print(f"selective, context {context}:", shares)
 
     full = Enricher(model, batch_size=BATCH, selective=False)
+    selective_blis = Enricher(model, batch_size=BATCH, selective=True, blas="blis")
+    full_blis = Enricher(model, batch_size=BATCH, selective=False, blas="blis")
 
-    def enrich(enricher: Enricher) -> None:
+    def enrich(enricher: Enricher) -> list[NlpResult]:
+        results: list[NlpResult] = []
         for i in range(0, len(articles), BATCH):
-            enricher(articles[i : i + BATCH])
+            results += enricher(articles[i : i + BATCH])
+        return results
 
     print(
         "enricher, CPU ms per article:",
         {
             "selective": _best_ms(lambda: enrich(selective), len(articles), args.rounds),
             "full": _best_ms(lambda: enrich(full), len(articles), args.rounds),
+            "selective_blis": _best_ms(lambda: enrich(selective_blis), len(articles), args.rounds),
+            "full_blis": _best_ms(lambda: enrich(full_blis), len(articles), args.rounds),
+        },
+    )
+    pairs = list(zip(enrich(selective), enrich(selective_blis), strict=True))
+    print(
+        "same output on numpy's BLAS and blis (share of articles):",
+        {
+            "entities": round(sum(a.entities == b.entities for a, b in pairs) / max(len(pairs), 1), 4),
+            "quotes": round(sum(a.quotes == b.quotes for a, b in pairs) / max(len(pairs), 1), 4),
         },
     )
     assert selective.analysis is not None

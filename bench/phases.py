@@ -36,35 +36,60 @@ from bench.harness import (
 from bench.measure import Collector, Outcome, cpu_delta, machine_cpu, produce, worker_counters
 from pipeline.process import Envelope, Limits, Source, ingest
 from pipeline.settings import Settings
+from pipeline.stages._blas import model_ops
 from tests.workers import WIREPIPE, Worker
 
 
 def phase_baseline(bench: Bench) -> dict[str, Any]:
     """Bare ``nlp.pipe`` over the cleaned bodies: what a user would run instead of Wirepipe. The whole
     pipeline of the worker's model as ``spacy.load`` gives it (every component it enables by default,
-    nothing of ours), at the worker's batch size. Never the worker's own (selective) analysis."""
+    nothing of ours), at the worker's batch size. Never the worker's own (selective) analysis.
+
+    Then, as a reference and not the bar, the same bare pipeline with its layers on numpy's BLAS
+    (``pipeline/stages/_blas.py``, which the worker uses): how much of the worker's lead is the BLAS alone."""
     settings = Settings(**({"batch_size": bench.args.batch_size} if bench.args.batch_size else {}))
     nlp = spacy.load(settings.spacy_model)
     components = list(nlp.pipe_names)
     bodies = bench.corpus.bodies
-    machine_before, self_before = machine_cpu(), time.process_time()
-    started = time.perf_counter()
-    for _ in nlp.pipe(bodies, batch_size=settings.batch_size):
-        pass
-    seconds = time.perf_counter() - started
-    machine_used, self_used = cpu_delta(machine_before, machine_cpu()), time.process_time() - self_before
+    timed = _time_pipe(nlp, bodies, settings.batch_size)
     del nlp
     gc.collect()
+    with model_ops("numpy"):
+        reference = spacy.load(settings.spacy_model)
+    numpy_blas = _time_pipe(reference, bodies, settings.batch_size)
+    del reference
+    gc.collect()
+    seconds = timed.pop("seconds")
     return {
         "articles": len(bodies),
         "words": bench.corpus.words,
         "model": settings.spacy_model,
         "components": components,
         "batch_size": settings.batch_size,
+        **timed,
+        **rates(len(bodies), bench.corpus.words, seconds),
+        "reference_numpy_blas": {
+            "cpu_ms_per_article": numpy_blas["cpu_ms_per_article"],
+            "other_processes_cores_busy": numpy_blas["other_processes_cores_busy"],
+            **rates(len(bodies), bench.corpus.words, numpy_blas["seconds"]),
+        },
+    }
+
+
+def _time_pipe(nlp: Any, bodies: list[str], batch_size: int) -> dict[str, Any]:
+    """Wall seconds, this process's cores and the machine's around one ``nlp.pipe`` over ``bodies``."""
+    machine_before, self_before = machine_cpu(), time.process_time()
+    started = time.perf_counter()
+    for _ in nlp.pipe(bodies, batch_size=batch_size):
+        pass
+    seconds = time.perf_counter() - started
+    machine_used, self_used = cpu_delta(machine_before, machine_cpu()), time.process_time() - self_before
+    return {
+        "seconds": seconds,
+        "cpu_ms_per_article": round(self_used * 1000 / max(len(bodies), 1), 2),
         "cores_busy": round(self_used / seconds, 2),
         "machine_cores_busy": round(machine_used["busy"] / seconds, 2),
         "other_processes_cores_busy": round((machine_used["busy"] - self_used) / seconds, 2),
-        **rates(len(bodies), bench.corpus.words, seconds),
     }
 
 

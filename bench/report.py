@@ -87,6 +87,16 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {_fmt(p.get('words_per_s'))} | {ratio} "
             f"| {p.get('load_avg_before')} -> {p.get('load_avg_after')} |"
         )
+    numpy_blas = r.get("baseline", {}).get("reference_numpy_blas", {})
+    if numpy_blas.get("docs_per_s"):
+        lines += [
+            "",
+            "Reference, not the bar: the same bare `nlp.pipe` with its layers on numpy's BLAS (as the "
+            f"worker runs them) did {_fmt(numpy_blas['docs_per_s'])} docs/s "
+            f"({_fmt(ratios.get('baseline_on_numpy_blas_vs_baseline'))} x the bar, "
+            f"{_fmt(numpy_blas.get('cpu_ms_per_article'))} CPU ms per article); one worker did "
+            f"{_fmt(ratios.get('one_worker_vs_baseline_on_numpy_blas'))} x that.",
+        ]
     offline = r.get("offline", {})
     if offline.get("parsed_tokens_share") is not None:
         lines += [

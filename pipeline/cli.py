@@ -82,6 +82,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             model=settings.spacy_model,
             batch_size=settings.batch_size,
             selective=settings.selective_parse,
+            blas=settings.blas,
             log_level=settings.log_level,
             log_format=settings.log_format,
             tune_malloc=settings.tune_malloc,
@@ -158,6 +159,7 @@ def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
             args.model or settings.spacy_model,
             batch_size=settings.batch_size,
             selective=settings.selective_parse,
+            blas=settings.blas,
         ),
         limits=limits_from(settings),
     )

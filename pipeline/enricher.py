@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
+from pipeline.stages._blas import Blas
 from pipeline.stages.analysis import SelectiveAnalysis
 from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities, load_nlp
 from pipeline.stages.quotes import extract_quotes
@@ -49,11 +50,14 @@ class Enricher:
 
     With ``selective`` (the default) the pass is ``SelectiveAnalysis``: ``ner`` over every sentence, the
     parse only over the sentences the quote stage can use; without it, the whole pipeline's ``nlp.pipe``.
+    ``blas`` is the matrix library of the model's layers (``stages/_blas.py``).
     Built once at start-up (the model loads in ``__init__``); calling it has no side effects.
     """
 
-    def __init__(self, model: str, batch_size: int = 16, *, selective: bool = True) -> None:
-        self.nlp = load_nlp(model)
+    def __init__(
+        self, model: str, batch_size: int = 16, *, selective: bool = True, blas: Blas = "numpy"
+    ) -> None:
+        self.nlp = load_nlp(model, blas=blas)
         self.batch_size = batch_size
         self.analysis = SelectiveAnalysis(self.nlp, batch_size=batch_size) if selective else None
 

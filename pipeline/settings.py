@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # neighbours; NER runs over every sentence either way (pipeline/stages/analysis.py). Off: the whole
     # spaCy pipeline over every body, as bare ``nlp.pipe`` would.
     selective_parse: bool = True
+    # The matrix products of spaCy's layers: numpy's BLAS on one thread (3-4 times faster than the blis
+    # kernels thinc's wheels fall back to on CPUs blis does not know), or "blis" as bare spaCy runs
+    # (pipeline/stages/_blas.py).
+    blas: Literal["numpy", "blis"] = "numpy"
     max_body_bytes: int = Field(default=2_000_000, ge=1)
     max_message_bytes: int = Field(default=8_000_000, ge=1)
     # Topic and client size limits must exceed max_message_bytes (and its base64 in dead letters),

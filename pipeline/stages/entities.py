@@ -16,6 +16,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
+from pipeline.stages._blas import Blas, model_ops
 from pipeline.stages._entity_groups import (
     ALPHA,
     NUMERIC_LABELS,
@@ -62,12 +63,14 @@ class ModelError(RuntimeError):
     """The configured spaCy model cannot be used: not installed, not loadable, or missing a component."""
 
 
-def load_nlp(model: str) -> Language:
-    """Load ``model`` once for all NLP stages, with entity-span trimming added after ``ner``.
+def load_nlp(model: str, *, blas: Blas = "numpy") -> Language:
+    """Load ``model`` once for all NLP stages, with entity-span trimming added after ``ner``; its layers
+    multiply matrices with ``blas`` (``_blas``: numpy's BLAS by default, ``"blis"`` as bare spaCy does).
 
     Raises ``ModelError``, with what to do, when the model is missing or lacks a component."""
     try:
-        nlp = spacy.load(model, disable=list(_DISABLED_COMPONENTS))
+        with model_ops(blas):
+            nlp = spacy.load(model, disable=list(_DISABLED_COMPONENTS))
     except (OSError, ImportError, ValueError) as exc:
         raise ModelError(
             f"the spaCy model {model!r} cannot be loaded ({exc}). Install it (the default model is the "

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 from pipeline.logs import configure_logging, get_logger
 from pipeline.process import Enricher, finish
+from pipeline.stages._blas import Blas
 from pipeline.stream.cputime import process_cpu_seconds
 from pipeline.stream.outputs import Published, outcome_outputs
 from pipeline.wire import WireEnvelope
@@ -60,6 +61,7 @@ class NlpConfig:
     model: str
     batch_size: int
     selective: bool = True  # the selective analysis (WIREPIPE_SELECTIVE_PARSE)
+    blas: Blas = "numpy"  # the model layers' matrix library (WIREPIPE_BLAS)
     log_level: str = "INFO"
     log_format: str = "auto"
     tune_malloc: bool = True
@@ -82,7 +84,9 @@ def _start(config: NlpConfig) -> None:
         tune_malloc()  # spaCy's batch memory is reused, not unmapped and faulted in again
     configure_logging(config.log_level, config.log_format)
     try:
-        _enricher = Enricher(config.model, batch_size=config.batch_size, selective=config.selective)
+        _enricher = Enricher(
+            config.model, batch_size=config.batch_size, selective=config.selective, blas=config.blas
+        )
     except Exception as exc:  # an initializer that raises breaks the pool and loses the reason
         _load_error = exc
 
