@@ -15,6 +15,7 @@ THROUGHPUT = (
     ("baseline", "1. bare spaCy nlp.pipe"),
     ("offline", "2. wirepipe enrich"),
     ("one_worker", "3. broker, 1 worker"),
+    ("baseline_again", "1b. bare spaCy nlp.pipe again"),
     ("two_workers", "4. broker, 2 workers"),
 )
 
@@ -81,12 +82,20 @@ def markdown(r: dict[str, Any]) -> str:
             lines.append(f"| {label} | failed: {p['error']} | | | | | |")
             continue
         key, unit = ratio_of.get(name, ("", ""))
-        ratio = f"{ratios[key]:.2f} {unit}" if key in ratios else "the bar"
+        bar_row = "the bar (below)" if "baseline" in name else ""
+        ratio = f"{ratios[key]:.2f} {unit}" if key in ratios else bar_row
         lines.append(
             f"| {label} | {p.get('articles')} | {_fmt(p.get('seconds'))} | {_fmt(p.get('docs_per_s'))} "
             f"| {_fmt(p.get('words_per_s'))} | {ratio} "
             f"| {p.get('load_avg_before')} -> {p.get('load_avg_after')} |"
         )
+    the_bar = r.get("bar", {})
+    if the_bar.get("timed") == 2:
+        lines += [
+            "",
+            "The bar (the ratios' denominator): bare spaCy timed twice, before (1) and after (3) the "
+            f"one-worker phase, mean time: {_fmt(the_bar.get('docs_per_s'))} docs/s.",
+        ]
     numpy_blas = r.get("baseline", {}).get("reference_numpy_blas", {})
     if numpy_blas.get("docs_per_s"):
         lines += [
