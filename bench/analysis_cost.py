@@ -9,7 +9,7 @@ cleans them. Then, in this process, each figure in CPU ms per article (process t
 
 - ``full``: the bare model's ``nlp.pipe`` (the bench's baseline), and each of its components alone
   over the same tokenised bodies (``tok2vec`` is the tagger's and the parser's; ``ner`` has its own);
-  then the same on numpy's BLAS (``pipeline/stages/_blas.py``), to show what the BLAS alone changes;
+  then the same on numpy's BLAS (``pipeline/stages/analysis/blas.py``), to show what the BLAS alone changes;
 - ``selective``: what ``SelectiveAnalysis`` parses (sentences and tokens) with its default context of
   one sentence either side of a quoted stretch, and with none (cue sentences only);
 - ``enricher``: the whole NLP step of the worker (``Enricher``: analysis, entities, quotes) with the
@@ -34,8 +34,8 @@ from pipeline.enricher import Enricher, NlpResult
 from pipeline.models import CleanArticle
 from pipeline.process import Envelope, Limits, Source, ingest
 from pipeline.settings import get_settings
-from pipeline.stages._blas import model_ops
 from pipeline.stages.analysis import SelectiveAnalysis
+from pipeline.stages.analysis.blas import model_ops
 
 BATCH = 16
 

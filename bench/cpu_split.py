@@ -38,7 +38,7 @@ CATEGORIES = {
 }
 
 # The selective analysis stands where the baseline's nlp.pipe stands: its planning counts as spaCy's work.
-_ANALYSIS_FILES = ("pipeline/stages/analysis.py", "pipeline/stages/_analysis_cache.py")
+_ANALYSIS_FILES = ("pipeline/stages/analysis/selective.py", "pipeline/stages/analysis/cache.py")
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^:()]*):\d+\)$")
 # A thread whose innermost frame is in one of these files is waiting (for I/O, a lock, a queue), not working.
 _WAIT_FILES = (

@@ -36,7 +36,7 @@ from bench.harness import (
 from bench.measure import Collector, Outcome, cpu_delta, machine_cpu, produce, worker_counters
 from pipeline.process import Envelope, Limits, Source, ingest
 from pipeline.settings import Settings
-from pipeline.stages._blas import model_ops
+from pipeline.stages.analysis.blas import model_ops
 from tests.workers import WIREPIPE, Worker
 
 
@@ -46,7 +46,8 @@ def phase_baseline(bench: Bench, *, reference: bool = True) -> dict[str, Any]:
     nothing of ours), at the worker's batch size. Never the worker's own (selective) analysis.
 
     Then, with ``reference``, and not the bar, the same bare pipeline with its layers on numpy's BLAS
-    (``pipeline/stages/_blas.py``, which the worker uses): how much of the worker's lead is the BLAS alone.
+    (``pipeline/stages/analysis/blas.py``, which the worker uses): how much of the worker's lead is the
+    BLAS alone.
     ``baseline_again`` (after the one-worker phase) is the bar timed a second time, without the reference."""
     settings = Settings(**({"batch_size": bench.args.batch_size} if bench.args.batch_size else {}))
     nlp = spacy.load(settings.spacy_model)

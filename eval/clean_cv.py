@@ -1,8 +1,8 @@
 """Choosing the cleaning rules for whole web pages by k-fold cross-validation over two benchmarks.
 
-The rules: how the page extractors are combined (``_clean_page.choose``: which extractors may replace the
+The rules: how the page extractors are combined (``clean.page.choose``: which extractors may replace the
 base, and how many times its words they must find), whether the page's own title is taken as the
-headline, and each furniture rule of ``_clean_furniture`` (by the reason it gives). Pages of both
+headline, and each furniture rule of ``clean.furniture`` (by the reason it gives). Pages of both
 sources (the article-extraction benchmark and WCXB) are split into ``K`` folds, each source spread evenly.
 On each fold's training pages the extraction setting with the best mean of the two sources' F1 is
 chosen; then a rule is kept only if turning it off lowers neither source's F1 (a rule that helps one
@@ -35,8 +35,9 @@ sys.path.insert(0, str(REPO))
 
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
-from pipeline.stages._clean_html import fragment_paragraphs  # noqa: E402
-from pipeline.stages._clean_page import (  # noqa: E402
+from pipeline.stages.clean import assemble  # noqa: E402
+from pipeline.stages.clean.html import fragment_paragraphs  # noqa: E402
+from pipeline.stages.clean.page import (  # noqa: E402
     EXTRACTORS,
     LONGER,
     SPARED_ON_PAGES,
@@ -44,7 +45,6 @@ from pipeline.stages._clean_page import (  # noqa: E402
     page_candidates,
     page_title,
 )
-from pipeline.stages.clean import assemble  # noqa: E402
 from schemas.ninjs import RawArticle  # noqa: E402
 
 K = 5
@@ -55,7 +55,7 @@ EXTRACTION_GRID: list[tuple[tuple[str, ...], float]] = [
     (EXTRACTORS[:1], 1.0),
     *((EXTRACTORS[:1] + extra, longer) for extra in _ALTERNATIVES for longer in (1.2, 1.5, 2.0, 3.0)),
 ]
-#: Furniture reasons the rules give (``_clean_furniture.furniture_reason`` and ``remove_furniture``).
+#: Furniture reasons the rules give (``clean.furniture.furniture_reason`` and ``remove_furniture``).
 FURNITURE_RULES = (
     "label",
     "agency sign-off",

@@ -42,10 +42,10 @@ from eval._common import EVAL_DIR, RESULTS, SPLIT, write_jsonl  # noqa: E402
 from eval.product import NoNlp, run_product, scored_page_text  # noqa: E402
 from pipeline.errors import StageError  # noqa: E402
 from pipeline.models import CleanArticle  # noqa: E402
-from pipeline.stages import clean as clean_module  # noqa: E402
-from pipeline.stages._clean_html import fragment_paragraphs  # noqa: E402
-from pipeline.stages._clean_page import choose, page_candidates, page_title  # noqa: E402
+from pipeline.stages.clean import article as clean_module  # noqa: E402
 from pipeline.stages.clean import clean  # noqa: E402
+from pipeline.stages.clean.html import fragment_paragraphs  # noqa: E402
+from pipeline.stages.clean.page import choose, page_candidates, page_title  # noqa: E402
 from schemas.ninjs import RawArticle  # noqa: E402
 
 _BLOCKS = ("p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "blockquote", "pre", "td")

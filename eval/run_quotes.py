@@ -33,7 +33,8 @@ from textacy.extract.triples import direct_quotations  # noqa: E402
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
 from eval.product import MappedQuote, quote_spans, through_product  # noqa: E402
 from pipeline.process import Enricher  # noqa: E402
-from pipeline.stages.entities import extract_entities, load_nlp  # noqa: E402
+from pipeline.stages.analysis import load_nlp  # noqa: E402
+from pipeline.stages.entities import extract_entities  # noqa: E402
 from pipeline.stages.quotes import extract_quotes  # noqa: E402
 from schemas.records import Paragraph, Quote  # noqa: E402
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import ctypes
 import sys
 import time
 from collections import Counter
@@ -14,6 +13,7 @@ from typing import IO
 import orjson
 
 from pipeline.logs import configure_logging, get_logger
+from pipeline.memory import tune_malloc
 from pipeline.settings import Settings, get_settings
 
 
@@ -41,30 +41,6 @@ def article_key(value: bytes) -> bytes | None:
         if isinstance(uri, str) and uri:
             return uri.encode()
     return None
-
-
-# glibc mallopt() parameters (malloc.h) and the values the worker sets.
-_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
-_MALLOC_THRESHOLDS = ((_M_TRIM_THRESHOLD, 256 << 20), (_M_TOP_PAD, 64 << 20), (_M_MMAP_THRESHOLD, 32 << 20))
-
-
-def tune_malloc() -> bool:
-    """Let glibc keep freed memory for the next spaCy batch instead of returning it to the system.
-
-    Measured when the worker ran spaCy in an executor thread: with glibc's default (dynamic) thresholds,
-    the arrays of each batch were unmapped or trimmed when it ended and page-faulted back in by the next
-    one: about 400 page faults per article, against 100 for the same spaCy on a main thread: 0.3 to 1.5
-    CPU ms per article, the most on a loaded machine. spaCy now runs on the main thread of the worker's
-    NLP process, which sets the same thresholds (pipeline/stream/nlp_process.py; not re-measured there).
-    Fixed thresholds keep up to 256 MiB of freed heap for reuse; peak RSS did not change in the bench.
-    Returns False where there is no glibc.
-    """
-    try:
-        mallopt = ctypes.CDLL("libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    accepted = [mallopt(param, value) == 1 for param, value in _MALLOC_THRESHOLDS]
-    return all(accepted)
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -344,7 +320,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(settings.log_level, settings.log_format)
     from kafka.errors import KafkaError  # noqa: PLC0415
 
-    from pipeline.stages.entities import ModelError  # noqa: PLC0415
+    from pipeline.stages.analysis import ModelError  # noqa: PLC0415
     from pipeline.stream.kafka_config import TopicSetupError  # noqa: PLC0415
 
     try:

@@ -14,9 +14,9 @@ from typing import Any, TypeVar
 
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
-from pipeline.stages._blas import Blas
-from pipeline.stages.analysis import SelectiveAnalysis
-from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities, load_nlp
+from pipeline.stages.analysis import SelectiveAnalysis, load_nlp
+from pipeline.stages.analysis.blas import Blas
+from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities
 from pipeline.stages.quotes import extract_quotes
 from schemas.records import Entity, Quote
 
@@ -50,7 +50,7 @@ class Enricher:
 
     With ``selective`` (the default) the pass is ``SelectiveAnalysis``: ``ner`` over every sentence, the
     parse only over the sentences the quote stage can use; without it, the whole pipeline's ``nlp.pipe``.
-    ``blas`` is the matrix library of the model's layers (``stages/_blas.py``).
+    ``blas`` is the matrix library of the model's layers (``stages/analysis/blas.py``).
     Built once at start-up (the model loads in ``__init__``); calling it has no side effects.
     """
 

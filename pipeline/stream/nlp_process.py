@@ -26,8 +26,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 from pipeline.logs import configure_logging, get_logger
+from pipeline.memory import tune_malloc
 from pipeline.process import Enricher, finish
-from pipeline.stages._blas import Blas
+from pipeline.stages.analysis.blas import Blas
 from pipeline.stream.cputime import process_cpu_seconds
 from pipeline.stream.outputs import Published, outcome_outputs
 from pipeline.wire import WireEnvelope
@@ -79,9 +80,7 @@ def _start(config: NlpConfig) -> None:
     _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the worker, which stops us
     if config.tune_malloc:
-        from pipeline.cli import tune_malloc  # noqa: PLC0415 - the same glibc thresholds as the worker's
-
-        tune_malloc()  # spaCy's batch memory is reused, not unmapped and faulted in again
+        tune_malloc()  # the worker's glibc thresholds: spaCy's batch memory is reused, not faulted in again
     configure_logging(config.log_level, config.log_format)
     try:
         _enricher = Enricher(

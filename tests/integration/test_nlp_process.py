@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.process import Envelope, Limits, Source, check_duplicate, ingest
 from pipeline.settings import Settings
-from pipeline.stages.entities import ModelError
+from pipeline.stages.analysis import ModelError
 from pipeline.stream.nlp_process import NlpConfig, NlpProcess, NlpProcessDiedError, Unreadable
 from pipeline.stream.outputs import Published
 from tests.workers import ROOT

@@ -12,9 +12,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.settings import Settings
-from pipeline.stages._analysis_cache import CachedAttributeRuler, CachedLemmatizer
-from pipeline.stages.analysis import SelectiveAnalysis
-from pipeline.stages.entities import extract_entities, load_nlp
+from pipeline.stages.analysis import SelectiveAnalysis, load_nlp
+from pipeline.stages.analysis.cache import CachedAttributeRuler, CachedLemmatizer
+from pipeline.stages.entities import extract_entities
 from pipeline.stages.quotes import extract_quotes
 from schemas.records import Paragraph
 

@@ -13,8 +13,8 @@ from thinc.api import NumpyOps, get_current_ops
 from threadpoolctl import threadpool_info
 
 from pipeline.settings import Settings
-from pipeline.stages._blas import NumpyBlasOps, model_ops
-from pipeline.stages.entities import load_nlp
+from pipeline.stages.analysis import load_nlp
+from pipeline.stages.analysis.blas import NumpyBlasOps, model_ops
 
 _TEXTS = [
     "Chancellor Olaf Scholz told reporters in Berlin on Tuesday that the coalition would survive.",

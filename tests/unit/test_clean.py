@@ -1,4 +1,4 @@
-"""Unit tests for the cleaning stage (pipeline/stages/clean.py)."""
+"""Unit tests for the cleaning stage (pipeline/stages/clean/article.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.errors import ErrorCode, Stage, StageError
-from pipeline.stages import _clean_html
-from pipeline.stages import clean as clean_module
+from pipeline.stages.clean import article as clean_module
 from pipeline.stages.clean import clean
+from pipeline.stages.clean import html as _clean_html
 from schemas.ninjs import RawArticle
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -1,10 +1,10 @@
-"""Whole web pages (``pipeline/stages/_clean_page.py``): which extractor's text is taken, and the page's
+"""Whole web pages (``pipeline/stages/clean/page.py``): which extractor's text is taken, and the page's
 own title as the headline."""
 
 from __future__ import annotations
 
-from pipeline.stages._clean_page import LONGER, SPARED_ON_PAGES, choose, page_title
 from pipeline.stages.clean import clean
+from pipeline.stages.clean.page import LONGER, SPARED_ON_PAGES, choose, page_title
 from schemas.ninjs import RawArticle
 
 STORY = (

@@ -6,7 +6,7 @@ import ftfy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.stages._clean_text import _FTFY, _INVISIBLE, _PLAIN_ASCII, repair
+from pipeline.stages.clean.text import _FTFY, _INVISIBLE, _PLAIN_ASCII, repair
 
 
 def _through_ftfy(text: str) -> str:

@@ -16,16 +16,15 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.settings import Settings
+from pipeline.stages.analysis import ModelError, load_nlp
 from pipeline.stages.entities import (
     TRIM_COMPONENT,
     AliasTable,
-    ModelError,
     body_entities,
     canonical_key,
     entity_for_span,
     extract_entities,
     load_aliases,
-    load_nlp,
     trim_entity_spans,
 )
 from schemas.records import Dateline, Entity

@@ -7,9 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.language import Language
 
-from pipeline.stages._quote_marks import pair_marks
-from pipeline.stages.entities import extract_entities, load_nlp
+from pipeline.stages.analysis import load_nlp
+from pipeline.stages.entities import extract_entities
 from pipeline.stages.quotes import extract_quotes
+from pipeline.stages.quotes.marks import pair_marks
 from schemas.records import Paragraph, Quote
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.stages.entities import extract_entities, load_nlp
+from pipeline.stages.analysis import load_nlp
+from pipeline.stages.entities import extract_entities
 from pipeline.stages.quotes import extract_quotes
 from schemas.records import Paragraph, Quote
 

@@ -1,7 +1,7 @@
 """The attribution verbs: the packaged lists of speech and report verbs and nouns, and what is a cue.
 
 ``load_verbs`` reads ``pipeline/data/speech_verbs.txt`` and ``report_verbs.txt`` once per process into a
-``VerbLexicon`` (re-exported by ``quotes``); ``is_cue`` says whether a token is one of its verbs (or a
+``VerbLexicon`` (exported by the package); ``is_cue`` says whether a token is one of its verbs (or a
 phrasal one with its particle, or "according to").
 """
 

@@ -19,8 +19,8 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
-from pipeline.stages._clean_dateline import split_dateline
-from pipeline.stages._clean_furniture import (
+from pipeline.stages.clean.dateline import split_dateline
+from pipeline.stages.clean.furniture import (
     BYLINE,
     HEAD_SHORT_LINE,
     HEADLINE,
@@ -29,9 +29,9 @@ from pipeline.stages._clean_furniture import (
     remove_furniture,
     size,
 )
-from pipeline.stages._clean_html import fragment_paragraphs, is_whole_page, scan_markup
-from pipeline.stages._clean_page import SPARED_ON_PAGES, page_paragraphs, page_title
-from pipeline.stages._clean_text import repair, text_paragraphs
+from pipeline.stages.clean.html import fragment_paragraphs, is_whole_page, scan_markup
+from pipeline.stages.clean.page import SPARED_ON_PAGES, page_paragraphs, page_title
+from pipeline.stages.clean.text import repair, text_paragraphs
 from schemas.ninjs import RawArticle
 from schemas.records import Dateline, Paragraph, RemovedText
 

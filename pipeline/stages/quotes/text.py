@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from pipeline.stages._quote_marks import Stretch
-from pipeline.stages._quote_speakers import Speaker
+from pipeline.stages.quotes.marks import Stretch
+from pipeline.stages.quotes.speakers import Speaker
 from schemas.records import Paragraph, QuoteKind
 
 TERMINATORS = frozenset({".", "!", "?"})

@@ -20,7 +20,7 @@ import trafilatura
 from readability import Document
 from selectolax.lexbor import LexborHTMLParser
 
-from pipeline.stages._clean_html import fragment_paragraphs
+from pipeline.stages.clean.html import fragment_paragraphs
 
 #: Extractors in the order they are tried; the first is the base.
 EXTRACTORS = ("trafilatura", "trafilatura_recall", "readability")

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Token
 
-from pipeline.stages.entities import entity_for_span
+from pipeline.stages.entities.groups import entity_for_span
 from schemas.records import Entity
 
 PERSON_PRONOUNS = frozenset({"he", "she", "him", "her"})

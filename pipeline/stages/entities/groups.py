@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from spacy.tokens import Doc
 
-from pipeline.stages._entity_keys import AliasTable, describe, load_aliases, slug
+from pipeline.stages.entities.keys import AliasTable, describe, load_aliases, slug
 from schemas.records import Dateline, Entity, Mention, MentionPart
 
 #: Labels that name amounts and times, not things: nothing to group, so they are not entities here.

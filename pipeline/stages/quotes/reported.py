@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from spacy.tokens import Doc, Token
 
-from pipeline.stages._quote_speakers import SUBJECT_DEPS, according_to_source, subject_of
-from pipeline.stages._quote_text import Found, Text, words_in
-from pipeline.stages._quote_verbs import VerbLexicon, is_cue, load_verbs
+from pipeline.stages.quotes.speakers import SUBJECT_DEPS, according_to_source, subject_of
+from pipeline.stages.quotes.text import Found, Text, words_in
+from pipeline.stages.quotes.verbs import VerbLexicon, is_cue, load_verbs
 
 _REPORTING_PREPOSITIONS = frozenset({"about", "for", "against", "of"})
 _WHEN_LABELS = frozenset({"DATE", "TIME"})

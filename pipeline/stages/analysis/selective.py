@@ -29,14 +29,15 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.types import Ints2d
 
-from pipeline.stages._analysis_cache import CachedAttributeRuler, CachedLemmatizer, remember
-from pipeline.stages._quote_marks import pair_marks
-from pipeline.stages._quote_speakers import PERSON_PRONOUNS, THING_PRONOUNS
-from pipeline.stages.quotes import VerbLexicon, load_verbs, usable_paragraphs
+from pipeline.stages.analysis.cache import CachedAttributeRuler, CachedLemmatizer, remember
+from pipeline.stages.quotes.extract import usable_paragraphs
+from pipeline.stages.quotes.marks import pair_marks
+from pipeline.stages.quotes.speakers import PERSON_PRONOUNS, THING_PRONOUNS
+from pipeline.stages.quotes.verbs import VerbLexicon, load_verbs
 from schemas.records import Paragraph
 
 #: Components run over the selected stretches only, in this order (the quote stage reads their output);
-#: the attribute ruler and the lemmatizer after them run through caches (``_analysis_cache``).
+#: the attribute ruler and the lemmatizer after them run through caches (``cache.py``).
 PARSE_COMPONENTS = ("tok2vec", "tagger", "parser")
 #: What is copied from a parsed stretch into the body's ``Doc``.
 _PARSE_ATTRS: list[int | str] = [TAG, POS, MORPH, LEMMA, DEP, HEAD]

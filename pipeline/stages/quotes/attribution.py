@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from spacy.tokens import Token
 
-from pipeline.stages._quote_speakers import SUBJECT_DEPS, according_to_source, nearest_nominal, subject_of
-from pipeline.stages._quote_text import MAX_TRAILING_FRAME, TERMINATORS, Text, words_in
-from pipeline.stages._quote_verbs import is_cue, load_verbs
+from pipeline.stages.quotes.speakers import SUBJECT_DEPS, according_to_source, nearest_nominal, subject_of
+from pipeline.stages.quotes.text import MAX_TRAILING_FRAME, TERMINATORS, Text, words_in
+from pipeline.stages.quotes.verbs import is_cue, load_verbs
 
 # Children of the verb that carry what was said, not who said it or how.
 _CONTENT_DEPS = frozenset({"ccomp", "xcomp", "parataxis", "conj", "advcl", "csubj"})

@@ -1,16 +1,16 @@
 """Quotes: direct quotes from quote marks, their speakers from the parse, and reported speech.
 
 ``extract_quotes`` reads the spaCy ``Doc`` of a whole clean body. Quote marks are paired per paragraph
-(``_quote_marks``); each quoted stretch looks for its attribution in the words around it up to the
+(``marks.py``); each quoted stretch looks for its attribution in the words around it up to the
 sentence end ("“...,” he said."), before it ("Biden said in a tweet: “...”"), or nowhere (then it
 takes the speaker of the quote or statement just before it). Words of the sentence that belong to
 neither the quote nor the attribution make the quote ``mixed`` (said the South has “treated me
 well.”). Speech and belief verbs with a clause and no quote marks give ``indirect`` quotes.
 
 This module joins the pieces: direct and mixed quotes from the stretches, speakers in text order, and
-the records. The helpers hold the rest: ``_quote_verbs`` (the verb lists, ``VerbLexicon``),
-``_quote_text`` (the body's geometry), ``_quote_attribution`` (finding a quote's attribution),
-``_quote_reported`` (indirect quotes) and ``_quote_speakers`` (a speaker from the parse).
+the records. The helpers hold the rest: ``verbs.py`` (the verb lists, ``VerbLexicon``),
+``text.py`` (the body's geometry), ``attribution.py`` (finding a quote's attribution),
+``reported.py`` (indirect quotes) and ``speakers.py`` (a speaker from the parse).
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ from collections.abc import Sequence
 
 from spacy.tokens import Doc, Token
 
-from pipeline.stages._quote_attribution import Attribution, attribute
-from pipeline.stages._quote_marks import Stretch, pair_marks
-from pipeline.stages._quote_reported import reported
-from pipeline.stages._quote_speakers import Speaker, speaker_for
-from pipeline.stages._quote_text import MAX_TRAILING_FRAME, TERMINATORS, Found, Text, words_in
-from pipeline.stages._quote_verbs import VerbLexicon, load_verbs
+from pipeline.stages.quotes.attribution import Attribution, attribute
+from pipeline.stages.quotes.marks import Stretch, pair_marks
+from pipeline.stages.quotes.reported import reported
+from pipeline.stages.quotes.speakers import Speaker, speaker_for
+from pipeline.stages.quotes.text import MAX_TRAILING_FRAME, TERMINATORS, Found, Text, words_in
+from pipeline.stages.quotes.verbs import VerbLexicon, load_verbs
 from schemas.records import Entity, Paragraph, Quote, QuoteKind, Span
 
 __all__ = ["VerbLexicon", "extract_quotes", "load_verbs", "usable_paragraphs"]

@@ -1,7 +1,7 @@
 """HTML to paragraphs for the cleaning stage: wire fragments, whole web pages, and hostile markup.
 
 Wire fragments go through selectolax (lexbor, iterative, no network, no external entities). Whole pages
-go through main-content extraction first (``_clean_page``); what the extractors return is then walked
+go through main-content extraction first (``page.py``); what the extractors return is then walked
 like a fragment, so lists, block quotes, tables and line breaks are flattened by one set of rules.
 Lexbor slows down sharply on very deep trees and lxml silently gives up on them, so a cheap linear tag
 scan measures the depth first; markup over the limit is refused by the caller instead of parsed.
