@@ -77,7 +77,7 @@ def _article_sections(record: EnrichedArticle) -> list[str]:
 
 def _header(outcome: str, facts: list[tuple[str, str]]) -> str:
     """The record's outcome and identity; ``facts`` are (name, already escaped HTML) pairs."""
-    shown = "".join(f'<span class="muted">{name}</span> {value}' for name, value in facts if value)
+    shown = "".join(f'<span><span class="muted">{name}</span> {m}</span>' for name, m in facts if m)
     badge = f'<span class="outcome outcome-{_e(outcome.replace(" ", "-"))}">{_e(outcome)}</span>'
     return f'<header class="record">{badge}{shown}</header>'
 

@@ -36,7 +36,7 @@ h1.headline {{ font-size: 1.55rem; line-height: 2.3; margin: 0.8rem 0 0.2rem; }}
 article.body {{ border-left: 4px solid {BODY_RULE}; padding-left: 1.25rem; margin: 1.5rem 0;
   line-height: 2.5; }}
 article.body p {{ margin: 0 0 0.8rem; white-space: pre-wrap; }}
-article.body p::before {{ content: attr(data-paragraph); float: left; width: 2rem; margin-left: -4.1rem;
+article.body p::before {{ content: "¶" attr(data-paragraph); float: left; width: 2rem; margin-left: -4.1rem;
   text-align: right; color: #999; font-size: 0.75rem; }}
 mark {{ color: inherit; background: transparent; }}
 mark.ent {{ background: var(--ent, {DEFAULT_ENTITY_COLOR}); padding: 0.45em 0.6em; margin: 0 0.25em;
@@ -55,6 +55,7 @@ h2 {{ font-size: 1.1rem; border-bottom: 1px solid #ddd; padding-bottom: 0.3rem; 
 table {{ border-collapse: collapse; width: 100%; font-size: 0.88rem; }}
 th, td {{ text-align: left; vertical-align: top; padding: 0.35rem 0.5rem; border-bottom: 1px solid #eee; }}
 th {{ color: #555; font-weight: 600; }}
+td code {{ white-space: nowrap; }}
 .chip {{ background: var(--ent, {DEFAULT_ENTITY_COLOR}); font-weight: bold; font-size: 0.8em;
   padding: 0.15em 0.45em; border-radius: 0.35em; }}
 .muted {{ color: #888; }}
