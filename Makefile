@@ -12,7 +12,7 @@ EVAL_SPLIT ?= dev
 export EVAL_DIR EVAL_SPLIT
 
 .PHONY: install lock run test cluster-faults lint typecheck unit integration eval bench schema broker clean \
-	containers image compose-test runtime-check
+	containers image compose-test runtime-check browser
 
 ## The locked versions (requirements/dev.txt: runtime, dev and eval extras), then the project itself.
 install: $(STAMP)
@@ -41,8 +41,12 @@ run: install
 ## ruff, mypy --strict, then pytest (unit and integration; the broker starts when needed).
 ## The three-node cluster's fault tests (tests/faults/cluster, ~9 min at their CI size) are left to
 ## `make cluster-faults`, which CI runs as a step of its own.
-test: install lint typecheck
+test: install browser lint typecheck
 	$(BIN)/python -m pytest --ignore=tests/faults/cluster $(PYTEST_ARGS)
+
+## Debian's Chromium, for the headless test of `wirepipe show`'s page (tests/unit/test_show_chromium.py).
+browser:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 ## Fault tests on a local three-node KRaft cluster (sizes: tests/faults/README.md).
 cluster-faults: install

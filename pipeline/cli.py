@@ -1,4 +1,4 @@
-"""The ``wirepipe`` command: worker, produce, enrich, tail, broker, topics, replay."""
+"""The ``wirepipe`` command: worker, produce, enrich, tail, show, broker, topics, replay."""
 
 from __future__ import annotations
 
@@ -228,6 +228,32 @@ def render(value: bytes | None, *, as_json: bool = False) -> str:
     )
 
 
+def cmd_show(settings: Settings, args: argparse.Namespace) -> int:
+    from pipeline.show import render_page  # noqa: PLC0415 - loads spaCy's displaCy palette
+    from pipeline.show.source import ShowError, last_from_lines, last_from_topic, parse_record, serve  # noqa: PLC0415
+
+    if args.file is None and args.uri is None:
+        print("wirepipe: show needs a FILE (- for stdin) or --uri (the enriched topic)", file=sys.stderr)
+        return 2
+    try:
+        if args.file is not None:
+            value = last_from_lines(_lines(args.file), args.uri)
+        else:
+            value = last_from_topic(settings, args.uri, timeout_s=args.timeout)
+        page = render_page(parse_record(value))
+    except (ShowError, OSError) as exc:
+        print(f"wirepipe: {exc}", file=sys.stderr)
+        return 2
+    if args.serve is not None:
+        serve(page, args.serve, announce=lambda url: print(f"serving {url} (Ctrl-C stops)", flush=True))
+    elif args.output:
+        Path(args.output).write_bytes(page.encode("utf-8", "replace"))
+    else:
+        sys.stdout.buffer.write(page.encode("utf-8", "replace"))
+        sys.stdout.flush()
+    return 0
+
+
 def cmd_broker(settings: Settings, args: argparse.Namespace) -> int:
     from pipeline.localkafka.foreground import run_foreground  # noqa: PLC0415
 
@@ -285,6 +311,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max", type=int, default=0, help="stop after this many records")
     p.add_argument("--timeout", type=float, default=0.0, help="stop after this many idle seconds")
     p.set_defaults(fn=cmd_tail)
+
+    p = sub.add_parser("show", help="an HTML page of one enriched article, from a file or the enriched topic")
+    p.add_argument("file", nargs="?", help="`wirepipe enrich` output, - for stdin (none: the topic)")
+    p.add_argument("--uri", help="the article's id (default: the file's first record); its last version")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("-o", "--output", help="write the page to this file (default: stdout)")
+    where.add_argument(
+        "--serve", type=int, nargs="?", const=8000, metavar="PORT", help="serve on 127.0.0.1 (default 8000)"
+    )
+    p.add_argument("--timeout", type=float, default=30.0, help="seconds to read the topic for, at most")
+    p.set_defaults(fn=cmd_show)
 
     p = sub.add_parser("broker", help="run a local Kafka (KRaft) in the foreground: one node, or a cluster")
     p.add_argument("--port", type=int, default=9092, help="client port (a cluster: port, port+1, ...)")
