@@ -75,7 +75,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             web_port=settings.web_port,
             model=settings.spacy_model,
         )
-        app = create_app(settings, nlp=nlp)
+        app = create_app(settings, nlp)
         worker = faust.Worker(app, loglevel=settings.log_level, override_logging=False)
         worker.execute_from_commandline()
     finally:
@@ -125,8 +125,7 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.process import Enricher, OfflinePipeline  # noqa: PLC0415
-    from pipeline.stream.app import limits_from  # noqa: PLC0415
+    from pipeline.process import Enricher, OfflinePipeline, limits_from  # noqa: PLC0415
 
     log = get_logger()
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pipeline.enricher import Enricher, NlpResult, timed
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
+from pipeline.settings import Settings
 from pipeline.stages.clean import clean
 from pipeline.stages.dedup import DedupKey, dedup, dedup_key, forget
 from pipeline.stages.versions import Action, check_version
@@ -45,6 +46,7 @@ __all__ = [
     "is_duplicate",
     "is_retraction",
     "judge_duplicate",
+    "limits_from",
     "status_outcome",
     "timed",
 ]
@@ -61,6 +63,19 @@ class Limits:
     max_paragraphs: int = 2_000
     near_dup_threshold: float = 0.8
     retention_s: float = 7 * 86_400.0
+
+
+def limits_from(settings: Settings) -> Limits:
+    """Plain limit values for the stages, read from settings once."""
+    return Limits(
+        max_message_bytes=settings.max_message_bytes,
+        max_body_bytes=settings.max_body_bytes,
+        max_html_depth=settings.max_html_depth,
+        max_html_attributes=settings.max_html_attributes,
+        max_paragraphs=settings.max_paragraphs,
+        near_dup_threshold=settings.near_dup_threshold,
+        retention_s=settings.dedup_retention_days * 86_400,
+    )
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,8 @@ from typing import Any, NamedTuple
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient
 
-from pipeline.localkafka.broker import LocalBroker, free_port
+from pipeline.localkafka.broker import LocalBroker
+from pipeline.localkafka.process import free_port
 
 ENV_BOOTSTRAP = "WIREPIPE_KAFKA_BOOTSTRAP"
 ENV_CHOICE = "WIREPIPE_TEST_BROKER"  # auto (default), container or local

@@ -21,14 +21,7 @@ from typing import Self
 
 import structlog
 
-from pipeline.localkafka.jars import (
-    DEFAULT_HOME,
-    DEFAULT_LOG_CONFIG,
-    DEFAULT_POM,
-    BrokerError,
-    BrokerSetupError,
-    Jars,
-)
+from pipeline.localkafka.jars import DEFAULT_HOME, DEFAULT_LOG_CONFIG, DEFAULT_POM, BrokerError, Jars
 from pipeline.localkafka.process import (
     PortTakenError,
     Runtime,
@@ -43,17 +36,6 @@ from pipeline.localkafka.process import (
     wait_listening,
 )
 from pipeline.localkafka.properties import SCRAM_MECHANISM, Quorum, server_properties
-
-__all__ = [
-    "DEFAULT_HOME",
-    "DEFAULT_JVM_ARGS",
-    "QUICK_START_JVM_ARGS",
-    "BrokerError",
-    "BrokerSetupError",
-    "LocalBroker",
-    "Quorum",
-    "free_port",
-]
 
 # Kafka's own scripts use G1 with short pauses; pass other jvm_args to LocalBroker to replace them.
 DEFAULT_JVM_ARGS = ("-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20")

@@ -19,9 +19,10 @@ from typing import Any, Self, TypeVar
 
 import structlog
 
-from pipeline.localkafka.broker import DEFAULT_JVM_ARGS, LocalBroker, Quorum
+from pipeline.localkafka.broker import DEFAULT_JVM_ARGS, LocalBroker
 from pipeline.localkafka.jars import DEFAULT_HOME, BrokerError, Jars
 from pipeline.localkafka.process import PortTakenError, free_port, new_cluster_id, terminate
+from pipeline.localkafka.properties import Quorum
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.localkafka.broker import free_port
+from pipeline.localkafka.process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "wirepipe:local"
