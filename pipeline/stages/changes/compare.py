@@ -7,11 +7,10 @@ import re
 
 from pipeline.stages.changes.quotes import current_quotes, match_quotes, quote_changes
 from pipeline.stages.changes.snapshot import SnapshotEntity, StorySnapshot, notes_of, paragraph_texts
-from pipeline.stages.changes.text import TextDiff, diff_paragraphs, paragraph_key
+from pipeline.stages.changes.text import TextDiff, diff_paragraphs, paragraph_key, same_name
 from schemas.records import Changes, EnrichedArticle, Entity, EntityChange, HeadlineChange
 
 _CORRECT = re.compile(r"correct|clarif", re.I)
-_WORD = re.compile(r"\w+")
 _MAX_NUMBERS = 3  # number changes spelled out in the summary; more are counted
 _MAX_NAMES = 2  # entity names spelled out in the summary
 
@@ -62,11 +61,9 @@ def _correction(previous: StorySnapshot, record: EnrichedArticle) -> list[str]:
 
 
 def _same_entity(a: SnapshotEntity | Entity, b: SnapshotEntity | Entity) -> bool:
-    """Two ids for one thing: the canonical name grew or shrank between versions ("Biden", "Joe Biden")."""
-    if a.label != b.label:
-        return False
-    x, y = set(_WORD.findall(a.name.casefold())), set(_WORD.findall(b.name.casefold()))
-    return bool(x and y) and (x <= y or y <= x)
+    """Two ids for one thing: the canonical name grew, shrank or was spelt right ("Biden", "Joe Biden"); the
+    model's label may differ between versions ("Lac" a PRODUCT, then a PERSON) and is not compared."""
+    return same_name(a.name, b.name)
 
 
 def _entity_changes(

@@ -3,7 +3,8 @@
 Quotes are matched across versions by their words (case, quote marks and punctuation ignored): the same
 words first, then the most similar remaining pair when at least ``SAME_QUOTE`` of the words agree (a quote
 lightly edited is still the same quote). A matched quote whose speaker differs is re-attributed; a speaker
-that could not be identified (none, or a bare pronoun without an entity) is no evidence of a new speaker.
+that is not identified (none, a pronoun, or a description without a name: "the company", "a spokesman") is no
+evidence of a new speaker.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from pipeline.stages.changes.snapshot import QuoteRetraction, SnapshotQuote, StorySnapshot, quote_key
-from pipeline.stages.changes.text import similarity
+from pipeline.stages.changes.text import same_name, similarity
 from schemas.records import EnrichedArticle, QuoteChange, QuoteReattribution, QuoteStatus
 
 #: Two quotes are the same quote when this share of their words agree (``SequenceMatcher.ratio``).
@@ -54,10 +55,15 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(text.casefold())
 
 
+_NAME = re.compile(r"\b[A-Z][\w'’.-]*")
+_ARTICLES = frozenset(["The", "A", "An", "This", "That", "These", "Those"])
+
+
 def _known(speaker: str | None, entity_id: str | None) -> bool:
+    """An identified speaker: linked to an entity, or named (a capitalised word that is no pronoun)."""
     if entity_id:
         return True
-    return bool(speaker) and not set(_words(speaker or "")) <= _PRONOUNS
+    return any(w not in _ARTICLES and w.casefold() not in _PRONOUNS for w in _NAME.findall(speaker or ""))
 
 
 def _same_speaker(old: SnapshotQuote, new: SnapshotQuote) -> bool:
@@ -66,8 +72,7 @@ def _same_speaker(old: SnapshotQuote, new: SnapshotQuote) -> bool:
         return True
     if not _known(old.speaker, old.speaker_entity_id) or not _known(new.speaker, new.speaker_entity_id):
         return True
-    a, b = set(_words(old.speaker or "")), set(_words(new.speaker or ""))
-    return bool(a and b) and (a <= b or b <= a)
+    return same_name(old.speaker or "", new.speaker or "")
 
 
 def current_quotes(record: EnrichedArticle) -> list[SnapshotQuote]:

@@ -64,6 +64,10 @@ _WRITTEN = frozenset(
     ]
 )
 _SENTENCE_END = frozenset(".!?;:")
+# A time of day as wires write it: "9:40 A.M.", "0940 hrs", "1000 EDT", "10 a.m."
+_CLOCK_UNITS = frozenset(["a.m", "p.m", "am", "pm", "hrs", "gmt", "edt", "est", "bst", "cet", "utc"])
+_UNIT = re.compile(r"[a-z.]+")
+_CLOCK = re.compile(r"^(\d{1,2})(?::?(\d{2}))?$")
 # Typographic variants that are no edit: curly and straight quotes, dashes.
 _FOLD = str.maketrans(
     {"“": '"', "”": '"', "„": '"', "″": '"', "‘": "'", "’": "'", "‚": "'", "–": "-", "—": "-"}
@@ -81,7 +85,7 @@ class Token:
     @property
     def key(self) -> str:
         """What is compared: the text with typographic variants folded."""
-        return self.text.translate(_FOLD)
+        return self.text.translate(_FOLD).casefold()
 
 
 def tokens(text: str) -> list[Token]:
@@ -101,6 +105,25 @@ def _is_word(token: str) -> bool:
 def paragraph_key(text: str) -> str:
     """What two paragraphs are compared by: their tokens, typographic variants folded."""
     return " ".join(t.key for t in tokens(text))
+
+
+#: Two names are one when one's words are among the other's ("Biden", "Joe Biden"), a word allowed to differ
+#: by a typo ("Paul Boatang", "Paul Boateng"): a name spelt right is no new entity or speaker.
+SAME_WORD = 0.85
+_NAME_WORD = re.compile(r"\w+")
+
+
+def _same_word(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    return min(len(a), len(b)) >= 4 and SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_WORD
+
+
+def same_name(a: str, b: str) -> bool:
+    """True when two names name the same thing: every word of the shorter one is a word of the other."""
+    x, y = _NAME_WORD.findall(a.casefold()), _NAME_WORD.findall(b.casefold())
+    short, long_ = (x, y) if len(x) <= len(y) else (y, x)
+    return bool(short) and all(any(_same_word(w, v) for v in long_) for w in short)
 
 
 def similarity(old: Sequence[str], new: Sequence[str]) -> float:
@@ -258,17 +281,35 @@ def _numbers(
     new_numbers = [t for t in new[j1:j2] if is_number(t.text)]
     if not old_numbers or len(old_numbers) != len(new_numbers):
         return []
+    old_clocks = [_clock(old, n) for n, t in enumerate(old) if is_number(t.text)]
     out = []
-    for was, now in zip(old_numbers, new_numbers, strict=True):
-        if was.translate(_FOLD) == now.key:
-            continue
+    for (was, was_clock), now in zip(zip(old_numbers, old_clocks, strict=True), new_numbers, strict=True):
         at = new.index(now)
+        if was.translate(_FOLD).casefold() == now.key or (
+            was_clock is not None and was_clock == _clock(new, at)
+        ):
+            continue
         out.append(
             NumberChange(
                 old=was, new=now.text, before=_before(new, at), after=_after(new, at), paragraph=paragraph
             )
         )
     return out
+
+
+def _clock(toks: Sequence[Token], at: int) -> int | None:
+    """Minutes after midnight when token ``at`` is a time of day (a unit follows it), else None."""
+    following = _UNIT.match(toks[at + 1].key) if at + 1 < len(toks) else None
+    unit = following.group().rstrip(".") if following else ""
+    found = _CLOCK.match(toks[at].text)
+    if unit not in _CLOCK_UNITS or not found:
+        return None
+    hours, minutes = int(found.group(1)), int(found.group(2) or 0)
+    if len(toks[at].text) == 4 and found.group(2) is None:  # "0940": hours and minutes without a colon
+        hours, minutes = divmod(int(toks[at].text), 100)
+    if unit in ("p.m", "pm") and hours < 12:
+        hours += 12
+    return hours * 60 + minutes if hours < 24 and minutes < 60 else None
 
 
 def _before(toks: Sequence[Token], at: int, words: int = 2) -> str:
