@@ -306,16 +306,35 @@ def test_an_entity_the_model_names_differently_in_unchanged_text_is_no_change() 
 
 
 def test_an_entity_whose_name_grew_or_was_spelt_right_is_the_same_entity() -> None:
-    """'Lima' -> 'Ana Lima' (another label, too) and 'Sonoira' -> 'Sonora' are no added or removed entity."""
+    """'Lima' -> 'Ana Lima', 'Sonoira' -> 'Sonora', 'Lac' labelled otherwise: no added or removed entity."""
     previous = _v1(
-        [LEDE], entities=[("PERSON:lima", "Lima", "GPE", [0]), ("ORG:sonoira", "Sonoira", "ORG", [0])]
+        [LEDE],
+        entities=[
+            ("PERSON:lima", "Lima", "PERSON", [0]),
+            ("ORG:sonoira", "Sonoira", "ORG", [0]),
+            ("PRODUCT:lac", "Lac", "PRODUCT", [0]),
+        ],
     )
     record = _record(
         [LEDE.replace("police", "Ana Lima")],
-        entities=[("PERSON:ana-lima", "Ana Lima", "PERSON", [0]), ("ORG:sonora", "Sonora", "ORG", [0])],
+        entities=[
+            ("PERSON:ana-lima", "Ana Lima", "PERSON", [0]),
+            ("ORG:sonora", "Sonora", "ORG", [0]),
+            ("PERSON:lac", "Lac", "PERSON", [0]),
+        ],
     )
     changes = compute_changes(previous, record)
     assert changes.entities_added == changes.entities_removed == []
+
+
+def test_a_longer_name_of_another_kind_is_another_entity() -> None:
+    """The city 'Manila' kept does not hide the 'Manila Stock Exchange' that went with its paragraph."""
+    previous = _v1(
+        [LEDE, SECOND],
+        entities=[("GPE:manila", "Manila", "GPE", [0]), ("ORG:mse", "Manila Stock Exchange", "ORG", [1])],
+    )
+    record = _record([LEDE], entities=[("GPE:manila", "Manila", "GPE", [0])])
+    assert [e.id for e in compute_changes(previous, record).entities_removed] == ["ORG:mse"]
 
 
 # --- corrections -------------------------------------------------------------------------------------------

@@ -61,9 +61,10 @@ def _correction(previous: StorySnapshot, record: EnrichedArticle) -> list[str]:
 
 
 def _same_entity(a: SnapshotEntity | Entity, b: SnapshotEntity | Entity) -> bool:
-    """Two ids for one thing: the canonical name grew, shrank or was spelt right ("Biden", "Joe Biden"); the
-    model's label may differ between versions ("Lac" a PRODUCT, then a PERSON) and is not compared."""
-    return same_name(a.name, b.name)
+    """Two ids for one thing: the canonical name grew or shrank ("Biden", "Joe Biden") under the same label,
+    or it is the same name, perhaps spelt right ("Sonoira", "Sonora"), whatever label the model gave it
+    ("Lac" a PRODUCT, then a PERSON). "Manila" the city is not "Manila Stock Exchange"."""
+    return same_name(a.name, b.name, exact=a.label != b.label)
 
 
 def _entity_changes(

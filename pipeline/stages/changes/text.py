@@ -119,11 +119,14 @@ def _same_word(a: str, b: str) -> bool:
     return min(len(a), len(b)) >= 4 and SequenceMatcher(None, a, b, autojunk=False).ratio() >= SAME_WORD
 
 
-def same_name(a: str, b: str) -> bool:
-    """True when two names name the same thing: every word of the shorter one is a word of the other."""
+def same_name(a: str, b: str, *, exact: bool = False) -> bool:
+    """True when two names name the same thing: every word of the shorter one is a word of the other (with
+    ``exact``, the two have the same words: a name spelt right, not a name that grew)."""
     x, y = _NAME_WORD.findall(a.casefold()), _NAME_WORD.findall(b.casefold())
     short, long_ = (x, y) if len(x) <= len(y) else (y, x)
-    return bool(short) and all(any(_same_word(w, v) for v in long_) for w in short)
+    if not short or (exact and len(short) != len(long_)):
+        return False
+    return all(any(_same_word(w, v) for v in long_) for w in short)
 
 
 def similarity(old: Sequence[str], new: Sequence[str]) -> float:
