@@ -274,7 +274,7 @@ def measure_cost(enricher: Enricher) -> dict[str, Any]:
         / rounds
     )
     sizes = sorted(
-        len(snapshot_of(r, [quote_key(q, r.id) for q in r.quotes], now).model_dump_json().encode())
+        len(json.dumps(snapshot_of(r, [quote_key(q, r.id) for q in r.quotes], now).to_state()).encode())
         for r in nlp_articles
     )
     body_sizes = sorted(len(r.body.encode()) for r in nlp_articles)

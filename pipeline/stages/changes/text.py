@@ -103,8 +103,9 @@ def _is_word(token: str) -> bool:
 
 
 def paragraph_key(text: str) -> str:
-    """What two paragraphs are compared by: their tokens, typographic variants folded."""
-    return " ".join(t.key for t in tokens(text))
+    """What two paragraphs are first compared by (equal or not): the text with typographic variants and
+    letter case folded and spacing collapsed. Cheap, so only paragraphs that differ are tokenised."""
+    return " ".join(text.translate(_FOLD).casefold().split())
 
 
 #: Two names are one when one's words are among the other's ("Biden", "Joe Biden"), a word allowed to differ
