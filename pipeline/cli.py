@@ -204,7 +204,8 @@ def cmd_tail(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def render(value: bytes | None, *, as_json: bool = False) -> str:
-    """One readable line per record: outcome, id, headline, entities, quotes (or the dead-letter reason)."""
+    """One readable line per record: outcome, id, headline, entities, quotes, what an update changed (or the
+    dead-letter reason)."""
     if value is None:
         return "tombstone"
     if as_json:
@@ -220,10 +221,12 @@ def render(value: bytes | None, *, as_json: bool = False) -> str:
         return f"QUOTE {data['speaker_key']}: {str(quote.get('text', ''))[:100]!r}"
     names = ", ".join(e["name"] for e in data.get("entities", [])[:6])
     extra = f" of {data['duplicate']['duplicate_of']}" if data.get("outcome") == "duplicate" else ""
+    changes = data.get("changes") or {}
+    since = f" | since v{changes.get('previous_version')}: {changes.get('summary')}" if changes else ""
     return (
         f"{data['outcome'].upper():<10}{extra} {data['id']} v{data['version']} "
         f"{(data.get('headline') or '')[:70]!r} entities={len(data.get('entities', []))} [{names}] "
-        f"quotes={len(data.get('quotes', []))}"
+        f"quotes={len(data.get('quotes', []))}{since}"
     )
 
 

@@ -15,6 +15,9 @@ class CleanArticle(BaseModel):
     uri: str
     version: int
     headline: str | None = None
+    # The re-send markers cut from the front of the headline ("REFILE-UPDATE 1-"): a "CORRECTED" one
+    # flags a correction in the story's changes.
+    headline_slug: str | None = None
     byline: str | None = None
     dateline: Dateline | None = None
     body: str

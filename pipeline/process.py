@@ -13,7 +13,7 @@ import time
 from collections.abc import Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, overload
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +22,7 @@ from pipeline.enricher import Enricher, NlpResult, timed
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
 from pipeline.settings import Settings
+from pipeline.stages.changes import StorySnapshot, StoryUpdate, track
 from pipeline.stages.clean import clean
 from pipeline.stages.dedup import DedupKey, dedup, dedup_key, forget
 from pipeline.stages.versions import Action, check_version
@@ -32,6 +33,7 @@ __all__ = [
     "HEADER_END",
     "Enricher",
     "Envelope",
+    "Finished",
     "Limits",
     "NlpResult",
     "OfflinePipeline",
@@ -170,6 +172,7 @@ class Envelope(BaseModel):
     raw_pubstatus: str
     versioncreated: str | None = None
     embargoed: str | None = None
+    ednote: str | None = None
     article: CleanArticle
     key: str | None = None  # DedupKey.to_json(), until the dedup step has used it
     verdict: DuplicateVerdict | None = None
@@ -211,6 +214,7 @@ def status_outcome(raw: RawArticle, action: Action, reason: str) -> EnrichedArti
         byline=raw.byline,
         versioncreated=raw.versioncreated,
         embargoed=raw.embargoed,
+        ednote=raw.ednote,
         reason=reason,
         processed_at=_now(),
     )
@@ -267,6 +271,7 @@ def _ingest_article(
         raw_pubstatus=raw.pubstatus,
         versioncreated=raw.versioncreated,
         embargoed=raw.embargoed,
+        ednote=raw.ednote,
         article=article,
         key=key.to_json(),
         timings_ms=timings,
@@ -328,6 +333,8 @@ def article_outcome(
         version=a.version,
         pubstatus=envelope.raw_pubstatus,
         headline=a.headline,
+        headline_slug=a.headline_slug,
+        ednote=envelope.ednote,
         byline=a.byline,
         dateline=a.dateline,
         body=a.body,
@@ -345,8 +352,44 @@ def article_outcome(
     )
 
 
-def finish(envelopes: Sequence[Envelope], enricher: Enricher) -> list[EnrichedArticle | DeadLetter]:
-    """NLP over a batch of unique articles, then their outcomes (or dead letters), in order."""
+@dataclass(frozen=True)
+class Finished:
+    """One article after NLP: its outcome, and for a published version what its story's state becomes
+    (``story``: the record with its ``changes``, the snapshot to keep for the uri, the quotes' fates).
+    ``story`` is None for a dead letter: the story's snapshot stays as it was."""
+
+    outcome: EnrichedArticle | DeadLetter
+    story: StoryUpdate | None = None
+
+
+@overload
+def finish(envelopes: Sequence[Envelope], enricher: Enricher) -> list[EnrichedArticle | DeadLetter]: ...
+
+
+@overload
+def finish(
+    envelopes: Sequence[Envelope],
+    enricher: Enricher,
+    previous: Sequence[StorySnapshot | None],
+    *,
+    now: float | None = None,
+) -> list[Finished]: ...
+
+
+def finish(
+    envelopes: Sequence[Envelope],
+    enricher: Enricher,
+    previous: Sequence[StorySnapshot | None] | None = None,
+    *,
+    now: float | None = None,
+) -> list[EnrichedArticle | DeadLetter] | list[Finished]:
+    """NLP over a batch of unique articles, then their outcomes (or dead letters), in order.
+
+    With ``previous`` (the snapshot kept for each article's uri, or None), each published version is also
+    compared with its story's last version (``pipeline.stages.changes.track``) and comes back as a
+    ``Finished``: the record with its ``changes`` and the snapshot to keep. Two versions of one story in
+    the batch are compared in order: the second with the first.
+    """
     results = enricher([e.article for e in envelopes])
     outcomes: list[EnrichedArticle | DeadLetter] = []
     for envelope, result in zip(envelopes, results, strict=True):
@@ -355,7 +398,36 @@ def finish(envelopes: Sequence[Envelope], enricher: Enricher) -> list[EnrichedAr
             continue
         enriched = envelope.model_copy(update={"timings_ms": {**envelope.timings_ms, **result.timings_ms}})
         outcomes.append(article_outcome(enriched, result.entities, result.quotes, result.skipped))
-    return outcomes
+    if previous is None:
+        return outcomes
+    return _track_stories(outcomes, previous, time.time() if now is None else now)
+
+
+def _track_stories(
+    outcomes: Sequence[EnrichedArticle | DeadLetter], previous: Sequence[StorySnapshot | None], now: float
+) -> list[Finished]:
+    if len(previous) != len(outcomes):
+        raise ValueError(f"{len(previous)} previous snapshots for {len(outcomes)} articles")
+    latest: dict[str, StorySnapshot | None] = {}  # stories this batch already advanced
+    finished: list[Finished] = []
+    for outcome, before in zip(outcomes, previous, strict=True):
+        if isinstance(outcome, DeadLetter):
+            finished.append(Finished(outcome))
+            continue
+        started = time.perf_counter()
+        update = track(latest.get(outcome.id, before), outcome, now)
+        latest[outcome.id] = update.snapshot
+        record = update.record.model_copy(
+            update={"timings_ms": {**update.record.timings_ms, "changes": _ms_since(started)}}
+        )
+        finished.append(
+            Finished(record, StoryUpdate(record, update.snapshot, update.quote_status, update.retractions))
+        )
+    return finished
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 3)
 
 
 @dataclass
@@ -366,6 +438,8 @@ class OfflinePipeline:
     limits: Limits = field(default_factory=Limits)
     versions: dict[str, Any] = field(default_factory=dict)
     dedup_store: dict[str, Any] = field(default_factory=dict)
+    #: The last published version of each story (what the next version's ``changes`` are measured against).
+    stories: dict[str, StorySnapshot] = field(default_factory=dict)
     #: False for measuring quality on labelled sets, where two similar texts are two separate test items.
     dedup: bool = True
 
@@ -397,7 +471,18 @@ class OfflinePipeline:
     def _flush(
         self, pending: list[EnrichedArticle | DeadLetter | Envelope]
     ) -> Iterator[EnrichedArticle | DeadLetter]:
+        # As the worker's nlp step: snapshots as they stand before the batch go in, the batch's new ones
+        # are kept (and a withdrawn story's dropped) in message order.
         envelopes = [p for p in pending if isinstance(p, Envelope)]
-        finished = iter(finish(envelopes, self.enricher)) if envelopes else iter(())
+        previous = [self.stories.get(e.article.uri) for e in envelopes]
+        finished = iter(finish(envelopes, self.enricher, previous)) if envelopes else iter(())
         for item in pending:
-            yield next(finished) if isinstance(item, Envelope) else item
+            if not isinstance(item, Envelope):
+                if isinstance(item, EnrichedArticle) and is_retraction(item):
+                    self.stories.pop(item.id, None)
+                yield item
+                continue
+            done = next(finished)
+            if done.story is not None:
+                self.stories[done.story.snapshot.uri] = done.story.snapshot
+            yield done.outcome

@@ -1,4 +1,5 @@
-"""examples/consumer.py: the pure follow-a-speaker logic, fed records built from the real v1 QuoteRecord."""
+"""examples/consumer.py: the pure follow-a-speaker and number-watching logic, fed records built from the real
+v1 QuoteRecord and EnrichedArticle, some of them made by the changes stage itself."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from schemas.records import Quote, QuoteRecord, Span
+from pipeline.stages.changes import StorySnapshot, quote_key, snapshot_of, track
+from schemas.records import EnrichedArticle, Paragraph, Quote, QuoteRecord, QuoteStatus, Span
 
 _PATH = Path(__file__).resolve().parents[2] / "examples" / "consumer.py"
 
@@ -35,6 +37,7 @@ def _record(
     index: int = 0,
     text: str | None = "We will win.",
     retracted: bool = False,
+    status: QuoteStatus | None = None,
 ) -> dict[str, Any]:
     quote = None if text is None else Quote(text=text, spans=[Span(start=0, end=len(text))], paragraph=0)
     record = QuoteRecord(
@@ -46,6 +49,7 @@ def _record(
         retracted=retracted,
         headline="Election night",
         processed_at=datetime(2025, 1, 1, tzinfo=UTC),
+        status=status,
     )
     return record.model_dump(mode="json")
 
@@ -128,3 +132,136 @@ def test_unknown_optional_fields_are_ignored() -> None:
 def test_describe_marks_retractions() -> None:
     _, changes = _run([_record(), _record(version=2, retracted=True)])
     assert consumer.describe(changes[1]).startswith("- RETRACTED")
+
+
+def test_a_retraction_says_whether_the_quote_is_gone_or_now_someone_elses() -> None:
+    """``status`` on a retraction: "retracted" (gone) and "reattributed" (another speaker's now) are news."""
+    _, gone = _run([_record(), _record(version=2, retracted=True, status="retracted")])
+    _, moved = _run([_record(), _record(version=2, retracted=True, status="reattributed")])
+    assert [c.kind for c in gone] == ["new", "retracted"]
+    assert [c.kind for c in moved] == ["new", "reattributed"]
+    assert consumer.describe(moved[1]).startswith("- NOW ATTRIBUTED TO SOMEONE ELSE")
+
+
+def test_a_quote_that_only_moved_to_another_index_is_no_news() -> None:
+    """The old index is retracted as "unchanged" and the quote comes again at its new index: still shown once,
+    nothing reported."""
+    records = [
+        _record(index=2),
+        _record(version=2, index=2, retracted=True, status="unchanged"),
+        _record(version=2, index=1, status="unchanged"),
+    ]
+    state, changes = _run(records)
+    assert [c.kind for c in changes] == ["new"]
+    assert list(state.shown) == [("urn:a1", 1)]
+
+
+def _article(version: int, paragraphs: list[str], quotes: list[Quote]) -> EnrichedArticle:
+    spans, pos = [], 0
+    for text in paragraphs:
+        spans.append(Paragraph(start=pos, end=pos + len(text)))
+        pos += len(text) + 2
+    return EnrichedArticle(
+        outcome="enriched" if version == 1 else "update",
+        id="urn:a1",
+        version=version,
+        headline="Election night",
+        body="\n\n".join(paragraphs),
+        paragraphs=spans,
+        quotes=quotes,
+        processed_at=datetime(2025, 1, 1, tzinfo=UTC),
+    )
+
+
+def _quote(text: str, speaker: str, paragraph: int) -> Quote:
+    key = "PERSON:" + speaker.lower().replace(" ", "-")
+    return Quote(
+        text=text, spans=[Span(start=0, end=1)], paragraph=paragraph, speaker=speaker, speaker_entity_id=key
+    )
+
+
+def _published(
+    previous: StorySnapshot | None, article: EnrichedArticle
+) -> tuple[StorySnapshot, list[dict[str, Any]]]:
+    """What a worker publishes for one version: its retractions first, then one record per quote, as the
+    changes stage says (``track``)."""
+    update = track(previous, article, 0.0)
+    records = [
+        QuoteRecord(
+            article_id=article.id,
+            article_version=previous.version if previous else article.version,
+            index=r.index,
+            speaker_key=r.speaker_key,
+            retracted=True,
+            status=r.status,
+            processed_at=article.processed_at,
+        ).model_dump(mode="json")
+        for r in update.retractions
+    ]
+    records += [
+        QuoteRecord(
+            article_id=article.id,
+            article_version=article.version,
+            index=i,
+            speaker_key=quote_key(q, article.id),
+            quote=q,
+            status=status,
+            headline=article.headline,
+            processed_at=article.processed_at,
+        ).model_dump(mode="json")
+        for i, (q, status) in enumerate(zip(article.quotes, update.quote_status, strict=True))
+    ]
+    return update.snapshot, records
+
+
+def test_a_followed_speakers_withdrawn_quote_is_reported_once_from_real_records() -> None:
+    """Two versions through the changes stage: Jane Doe's second quote is cut in version 2, John Roe's quote
+    moves up to its index. Jane's follower hears "retracted" once; John's follower hears nothing new."""
+    lede = "Jane Doe said the count would go on through the night in every district of the state."
+    cut = "We will win this and we will win it fairly, whatever they say about us tonight"
+    other = "It is far too early to call anything at all in this race"
+    v1 = _article(
+        1,
+        [lede, f"“{cut},” she said.", f"“{other},” John Roe said."],
+        [
+            _quote("We will count every vote", "Jane Doe", 0),
+            _quote(cut, "Jane Doe", 1),
+            _quote(other, "John Roe", 2),
+        ],
+    )
+    v2 = _article(
+        2,
+        [lede, f"“{other},” John Roe said."],
+        [_quote("We will count every vote", "Jane Doe", 0), _quote(other, "John Roe", 1)],
+    )
+    snapshot, first = _published(None, v1)
+    _, second = _published(snapshot, v2)
+    _, jane = _run(first + second, "Jane Doe")
+    _, john = _run(first + second, "John Roe")
+    assert [(c.kind, c.quote.text) for c in jane] == [
+        ("new", "We will count every vote"),
+        ("new", cut),
+        ("retracted", cut),
+    ]
+    assert [c.kind for c in john] == ["new"]
+
+
+def test_number_alerts_report_the_numbers_an_update_changed_and_a_correction() -> None:
+    """From a record the changes stage made: "killed 12 -> 15 people", and the correction it flags."""
+    lede = "Militants killed 12 people in an attack on a market in the north of the country on Sunday."
+    v1 = _article(1, [lede], [])
+    snapshot = snapshot_of(v1, [], 0.0)
+    v2 = _article(2, [lede.replace("12", "15")], []).model_copy(update={"headline_slug": "CORRECTED-"})
+    record = track(snapshot, v2, 0.0).record.model_dump(mode="json")
+    assert consumer.number_alerts(record) == [
+        "! CORRECTION urn:a1 v1->v2: headline slug CORRECTED",
+        "# NUMBER     urn:a1 v1->v2: Militants killed 12 -> 15 people  (Election night)",
+    ]
+
+
+def test_number_alerts_ignore_records_without_changes() -> None:
+    """A first version (or any record without ``changes``) has nothing to report."""
+    record = _article(1, ["Some text of the story that is long enough to be one."], []).model_dump(
+        mode="json"
+    )
+    assert consumer.number_alerts(record) == []

@@ -91,7 +91,7 @@ def assemble(
     byline and dateline pulled out, what was cut listed. ``page_headline`` is a web page's own title (the
     headline when the item has none); ``spare`` names furniture reasons not to apply, for measuring what
     each rule is worth (``eval/clean_cv.py``). Raises E_CLEAN_EMPTY when nothing is left."""
-    headline = _strip_wire_slugs(repair(raw.headline)) if raw.headline else None
+    slug, headline = _split_wire_slugs(repair(raw.headline)) if raw.headline else (None, None)
     if not headline and page_headline:
         headline = repair(page_headline)
     byline = repair(raw.byline) if raw.byline else None
@@ -112,6 +112,7 @@ def assemble(
         uri=raw.uri,
         version=raw.version,
         headline=headline or None,
+        headline_slug=slug,
         byline=sorted_.byline,
         dateline=dateline,
         body=text,
@@ -121,17 +122,22 @@ def assemble(
     )
 
 
-# Wire desks mark a re-sent story in its headline ("UPDATE 2-", "REFILE-", "CORRECTED-", "RPT-"); the
-# record says that in ``version`` and ``outcome``, so the marker is not part of the headline.
-_WIRE_SLUG = re.compile(r"^(?:(?:UPDATE|WRAPUP)\s*\d+|REFILE|CORRECTED|CORRECTION|RPT)\s*[-\u2013\u2014]\s*")
+# Wire desks mark a re-sent story in its headline ("UPDATE 2-", "REFILE-", "CORRECTED-", "RPT-", older
+# wires "(CORRECTED)-"); the record says that in ``version`` and ``outcome``, so the marker is not part of
+# the headline: it travels on as ``headline_slug`` (a correction is flagged from it).
+_WIRE_SLUG = re.compile(
+    r"^(?:(?:UPDATE|WRAPUP)\s*\d+|REFILE|CORRECTED|CORRECTION|RPT|\((?:CORRECTED|REFILED)\))\s*[-\u2013\u2014]\s*"
+)
 
 
-def _strip_wire_slugs(headline: str) -> str:
-    """The headline without leading re-send markers (stacked ones too: "REFILE-UPDATE 1-")."""
+def _split_wire_slugs(headline: str) -> tuple[str | None, str]:
+    """The leading re-send markers (stacked ones too: "REFILE-UPDATE 1-"), as sent, and the headline
+    without them."""
     rest = headline
     while (slug := _WIRE_SLUG.match(rest)) and rest[slug.end() :].strip():
         rest = rest[slug.end() :]
-    return rest
+    cut = headline[: len(headline) - len(rest)].strip()
+    return cut or None, rest
 
 
 @dataclass(frozen=True)

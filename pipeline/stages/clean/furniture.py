@@ -45,6 +45,8 @@ class _Phrases:
     promo_phrases: tuple[str, ...]
     tail_markers: frozenset[str]
     agency_signoffs: frozenset[str]
+    correction_notes: tuple[str, ...]
+    editor_notes: tuple[str, ...]
 
 
 @lru_cache(maxsize=1)
@@ -57,6 +59,8 @@ def _phrases() -> _Phrases:
         promo_phrases=tuple(x.lower() for x in raw["promo_phrases"]),
         tail_markers=frozenset(_key(x) for x in raw["tail_markers"]),
         agency_signoffs=frozenset(_key(x) for x in raw["agency_signoffs"]),
+        correction_notes=tuple(x.lower() for x in raw["correction_notes"]),
+        editor_notes=tuple(x.lower() for x in raw["editor_notes"]),
     )
 
 
@@ -89,15 +93,26 @@ def _is_short(text: str) -> bool:
     return size(text) <= 12 and not is_sentence(text)
 
 
+#: A desk's note that the story was corrected ("(Corrects paragraph 3 to show ...)"), and an editor's note.
+CORRECTION_NOTE = "correction note"
+EDITORS_NOTE = "editor's note"
+# Desk notes are a line or two; a longer paragraph opening with the same words is story text.
+_NOTE_MAX_WORDS = 60
+
+
 def furniture_reason(text: str, *, in_head: bool = False) -> str | None:
     """Why ``text`` is furniture, or None: labels, captions, photo credits, read-time stamps, bare URLs, promo
-    sentences in short paragraphs, agency sign-offs; and date stamps ``in_head`` (the
-    zone before the story: further down, a line of dates is a timeline or a schedule)."""
+    sentences in short paragraphs, agency sign-offs, correction and editor's notes; and date stamps
+    ``in_head`` (the zone before the story: further down, a line of dates is a timeline or a schedule)."""
     ph = _phrases()
     key = _key(text)
     low = text.lower()
     if not key or key in ph.labels:
         return "label"
+    if size(text) <= _NOTE_MAX_WORDS and low.startswith(ph.correction_notes):
+        return CORRECTION_NOTE
+    if size(text) <= _NOTE_MAX_WORDS and low.startswith(ph.editor_notes):
+        return EDITORS_NOTE
     if key in ph.agency_signoffs:
         return "agency sign-off"
     if _URL_ONLY.match(text):
