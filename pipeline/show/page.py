@@ -7,11 +7,8 @@ import binascii
 import html
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
 
-import orjson
-from pydantic import BaseModel
-
+from pipeline.show.changes import changes_section
 from pipeline.show.marks import Mark, render_marked
 from pipeline.show.style import STYLESHEET, label_colour
 from schemas.records import DeadLetter, EnrichedArticle, MentionPart, Paragraph
@@ -67,7 +64,7 @@ def _article_sections(record: EnrichedArticle) -> list[str]:
         _byline(record),
         _dateline(record),
         _notice(record),
-        _changes(getattr(record, "changes", None)),
+        changes_section(record.changes),
         _body(record),
         _quotes_table(record),
         _entities_table(record),
@@ -142,32 +139,6 @@ def _notice(record: EnrichedArticle) -> str:
             f"{similarity}</p>"
         )
     return f'<section class="notice">{"".join(lines)}</section>' if lines else ""
-
-
-def _changes(changes: object) -> str:
-    """An update's changes, generically: the summary line, then every other field as JSON."""
-    if changes is None:
-        return ""
-    data: Any = changes.model_dump(mode="json") if isinstance(changes, BaseModel) else changes
-    summary = data.get("summary") if isinstance(data, dict) else None
-    rest: Any = {k: v for k, v in data.items() if k != "summary"} if isinstance(data, dict) else data
-    parts = ['<section class="changes"><h2>Changes</h2>']
-    if summary:
-        parts.append(f"<p>{_e(summary)}</p>")
-    if isinstance(rest, dict):
-        rows = "".join(f"<dt>{_e(key)}</dt><dd>{_json(value)}</dd>" for key, value in rest.items())
-        parts.append(f"<dl>{rows}</dl>" if rows else "")
-    else:
-        parts.append(_json(rest))
-    parts.append("</section>")
-    return "".join(parts)
-
-
-def _json(value: object) -> str:
-    if isinstance(value, str | int | float | bool) or value is None:
-        return _e(value)
-    text = orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode()
-    return f"<pre>{_e(text)}</pre>"
 
 
 def _paragraphs(record: EnrichedArticle) -> list[tuple[int, Paragraph]]:

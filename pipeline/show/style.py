@@ -62,5 +62,9 @@ td code {{ white-space: nowrap; }}
 dl {{ display: grid; grid-template-columns: max-content 1fr; gap: 0.3rem 1rem; }}
 dt {{ font-weight: 600; }}
 dd {{ margin: 0; }}
+del {{ background: #fde2e2; color: #8a1c1c; }}
+ins {{ background: #dcf5df; color: #1c6b2c; text-decoration: none; }}
+section.changes h3 {{ font-size: 0.95rem; margin: 1rem 0 0.3rem; }}
+section.changes .summary {{ font-weight: 600; }}
 pre {{ background: #f6f6f6; padding: 0.6rem; overflow-x: auto; white-space: pre-wrap; font-size: 0.85rem; }}
 """

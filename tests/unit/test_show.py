@@ -21,15 +21,21 @@ from pipeline.show.marks import Mark, render_marked
 from pipeline.show.source import ShowError, last_from_lines, last_value
 from pipeline.show.style import label_colour
 from schemas.records import (
+    Changes,
     Dateline,
     DeadLetter,
     EnrichedArticle,
     Entity,
+    EntityChange,
     Mention,
+    NumberChange,
     Paragraph,
+    ParagraphEdit,
     Quote,
+    QuoteChange,
     RemovedText,
     Span,
+    WordChange,
 )
 from tests.html_tree import Element, parse
 
@@ -280,18 +286,33 @@ def test_removed_text_is_listed_with_its_reason_and_the_paragraph_it_stood_befor
     assert _body(render_page(_article())).find_all("p")[1].attrs["id"] == "p1"
 
 
-def test_an_update_shows_its_changes_summary_and_fields_when_the_record_has_changes() -> None:
-    class UpdateWithChanges(EnrichedArticle):
-        changes: dict[str, Any] | None = None
-
-    changes = {"summary": "headline <b>changed</b>", "entities_added": ["GPE:iraq"]}
-    update = UpdateWithChanges(**_article(outcome="update").model_dump(), changes=changes)
+def test_an_update_shows_its_changes_with_word_diffs_numbers_and_quotes_escaped() -> None:
+    changes = Changes(
+        previous_version=1,
+        summary="1 paragraph edited, death toll 12 -> 15, <b>1 quote removed</b>",
+        correction=["headline slug CORRECTED"],
+        paragraphs_edited=[
+            ParagraphEdit(
+                old_index=0,
+                new_index=0,
+                similarity=0.9,
+                words=[WordChange(op="replace", old="12", new="15")],
+            )
+        ],
+        numbers=[NumberChange(old="12", new="15", before="killed", after="people", paragraph=0)],
+        quotes_removed=[QuoteChange(index=1, text="We <will> act", speaker="Jane Doe", speaker_key="x")],
+        entities_added=[EntityChange(id="GPE:iraq", name="Iraq", label="GPE")],
+    )
+    update = _article(outcome="update").model_copy(update={"changes": changes})
     root, faults = parse(render_page(update))
 
     section = root.find("section", "changes")
-    assert faults == [] and section.find("p").text() == "headline <b>changed</b>"
-    assert [dt.text() for dt in section.find_all("dt")] == ["entities_added"]
-    assert '"GPE:iraq"' in section.find("pre").text()
+    assert faults == []
+    assert "death toll 12 -> 15, <b>1 quote removed</b>" in section.find("p").text()
+    assert [d.text() for d in section.find_all("del")][:2] == ["12", "12"]
+    assert [i.text() for i in section.find_all("ins")][:2] == ["15", "15"]
+    assert "“We <will> act” — Jane Doe" in section.text()
+    assert "headline slug CORRECTED" in section.text() and "GPE:iraq" in section.text()
     plain, _ = parse(render_page(_article()))
     assert plain.find_all("section", "changes") == []
 
