@@ -109,7 +109,7 @@ def check_credentials(settings: Settings, timeout_s: float = 5.0) -> None:
 
 def table_partitions(settings: Settings) -> dict[str, int]:
     """The worker's Faust tables and their partition counts (the one place both are written down)."""
-    return {"versions": settings.partitions, "dedup-index": 1, "quote-speakers": settings.partitions}
+    return {"versions": settings.partitions, "dedup-index": 1, "stories": settings.partitions}
 
 
 def changelog_topic(settings: Settings, table: str) -> str:

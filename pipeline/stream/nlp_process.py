@@ -24,11 +24,13 @@ from collections.abc import Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline.logs import configure_logging, get_logger
 from pipeline.memory import tune_malloc
 from pipeline.process import Enricher, finish
 from pipeline.stages.analysis.blas import Blas
+from pipeline.stages.changes import StorySnapshot
 from pipeline.stream.cputime import process_cpu_seconds
 from pipeline.stream.outputs import Published, outcome_outputs
 from pipeline.wire import WireEnvelope
@@ -97,25 +99,42 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _finish(values: Sequence[bytes]) -> tuple[list[NlpResult], float]:
+def _finish(
+    values: Sequence[bytes], stories: Sequence[dict[str, Any] | None]
+) -> tuple[list[NlpResult], float]:
     """Runs in the child: NLP over a batch of wire envelopes, each one's records ready to send (or its
-    dead letter), in order; and the child's CPU seconds so far (for the metrics)."""
+    dead letter), in order; and the child's CPU seconds so far (for the metrics). ``stories[i]`` is what
+    the ``stories`` table holds for article ``i``'s uri (its last published version), or None."""
     if _enricher is None:  # pragma: no cover - the initializer always ran first
         raise RuntimeError("the NLP process has no model")
     results: list[NlpResult | None] = [None] * len(values)
-    envelopes = []
-    for i, value in enumerate(values):
+    envelopes, previous = [], []
+    for i, (value, story) in enumerate(zip(values, stories, strict=True)):
         try:
             envelopes.append((i, WireEnvelope.parse(value).envelope()))
         except Exception as exc:  # a bug upstream: the worker dead-letters it with the message's place
             results[i] = Unreadable(f"{type(exc).__name__}: {exc}")
-    outcomes = finish([envelope for _, envelope in envelopes], _enricher)
-    for (i, envelope), outcome in zip(envelopes, outcomes, strict=True):
-        if isinstance(outcome, DeadLetter):
-            results[i] = outcome
+            continue
+        previous.append(_snapshot(story))
+    finished = finish([envelope for _, envelope in envelopes], _enricher, previous)
+    for (i, envelope), done in zip(envelopes, finished, strict=True):
+        if isinstance(done.outcome, DeadLetter):
+            results[i] = done.outcome
         else:
-            results[i] = outcome_outputs(outcome, envelope.source())
+            results[i] = outcome_outputs(done.outcome, envelope.source(), done.story)
     return [r for r in results if r is not None], time.process_time()
+
+
+def _snapshot(state: dict[str, Any] | None) -> StorySnapshot | None:
+    """The story's last version from its table value; a value this release cannot read is no version
+    (the update is published without ``changes``), never a failed batch."""
+    if state is None:
+        return None
+    try:
+        return StorySnapshot.from_state(state)
+    except ValueError as exc:
+        log.warning("stories.unreadable", error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 class NlpProcess:
@@ -149,14 +168,17 @@ class NlpProcess:
         self._pool = ProcessPoolExecutor(1, mp_context=context, initializer=_start, initargs=(self.config,))
         return self._pool.submit(_ready)
 
-    async def finish(self, values: Sequence[bytes]) -> list[NlpResult]:
-        """NLP over a batch of ``Envelope.to_wire`` values in the child; results in order."""
+    async def finish(
+        self, values: Sequence[bytes], stories: Sequence[dict[str, Any] | None] | None = None
+    ) -> list[NlpResult]:
+        """NLP over a batch of ``Envelope.to_wire`` values in the child; results in order. ``stories``:
+        the last published version of each value's story (``_finish``); None: none known."""
         if self._pool is None:
             await self._restart()
         assert self._pool is not None
         try:
             outcomes, cpu = await asyncio.get_running_loop().run_in_executor(
-                self._pool, _finish, list(values)
+                self._pool, _finish, list(values), list(stories or [None] * len(values))
             )
         except BrokenProcessPool as exc:
             log.error("nlp.process_died", pid=self.pid, articles=len(values), error=str(exc))

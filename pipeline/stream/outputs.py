@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.process import Source
-from schemas.records import EnrichedArticle, QuoteRecord
+from pipeline.stages.changes import QuoteRetraction, StorySnapshot, StoryUpdate, quote_key
+from schemas.records import EnrichedArticle, QuoteRecord, QuoteStatus
 
 OutputTopic = Literal["enriched", "quotes"]
 
@@ -34,33 +35,38 @@ class Published:
     version: int
     outcome: str
     records: list[Output]
-    quote_keys: list[str]  # speaker key of each quote, in order: what a later retraction needs
     timings_ms: dict[str, float]
     log: dict[str, Any] = field(default_factory=dict)  # the fields of the ``article.outcome`` line
+    #: What to keep for the story in the ``stories`` table (``StorySnapshot.to_state``); None: leave it.
+    story: dict[str, Any] | None = None
 
 
-def speaker_key(record: EnrichedArticle, index: int) -> str:
-    """Key of a quote record: the canonical speaker, so one speaker's quotes share a partition."""
-    quote = record.quotes[index]
-    return quote.speaker_entity_id or (f"name:{quote.speaker}" if quote.speaker else f"unknown:{record.id}")
-
-
-def outcome_outputs(record: EnrichedArticle, source: Source | None = None) -> Published:
-    """The enriched record (and its tombstone for a withdrawal) and one record per quote."""
+def outcome_outputs(
+    record: EnrichedArticle, source: Source | None = None, story: StoryUpdate | None = None
+) -> Published:
+    """The enriched record (and its tombstone for a withdrawal), then for a published version the
+    retractions of the previous version's quotes that are gone or moved (``story``), and one record per
+    quote with what became of it."""
     # A late, lower version must not become the last value of the story's key on the compacted
     # topic (it would replace the current version), so it is published under its own key.
     key = (f"{record.id}@stale-v{record.version}" if record.outcome == "stale" else record.id).encode()
     records = [Output("enriched", key, record.model_dump_json().encode())]
     if record.outcome == "withdrawn":
         records.append(Output("enriched", key, None))  # tombstone: compaction removes the story
-    keys = [speaker_key(record, index) for index in range(len(record.quotes))]
-    for index, (quote, speaker) in enumerate(zip(record.quotes, keys, strict=True)):
+    statuses: list[QuoteStatus | None] = [None] * len(record.quotes)
+    if story is not None:
+        # Before the new quotes: a consumer that applies both ends with exactly this version's quotes.
+        records += [_retraction(record.id, r) for r in story.retractions]
+        statuses = list(story.quote_status)
+    for index, (quote, status) in enumerate(zip(record.quotes, statuses, strict=True)):
+        speaker = quote_key(quote, record.id)
         quote_record = QuoteRecord(
             article_id=record.id,
             article_version=record.version,
             index=index,
             speaker_key=speaker,
             quote=quote,
+            status=status,
             headline=record.headline,
             processed_at=record.processed_at,
         )
@@ -68,12 +74,12 @@ def outcome_outputs(record: EnrichedArticle, source: Source | None = None) -> Pu
     where = {}
     if source is not None:
         where = {"topic": source.topic, "partition": source.partition, "offset": source.offset}
+    changes = record.changes
     return Published(
         article_id=record.id,
         version=record.version,
         outcome=record.outcome,
         records=records,
-        quote_keys=keys,
         timings_ms=dict(record.timings_ms),
         log={
             "article_id": record.id,
@@ -82,37 +88,33 @@ def outcome_outputs(record: EnrichedArticle, source: Source | None = None) -> Pu
             "duplicate_of": record.duplicate.duplicate_of,
             "entities": len(record.entities),
             "quotes": len(record.quotes),
+            **({"changes": changes.summary} if changes is not None else {}),
             "timings_ms": record.timings_ms,
             **where,
         },
+        story=story.snapshot.to_state() if story is not None else None,
     )
 
 
-def retraction_outputs(article_id: str, published: dict[str, Any] | None, keep: int = 0) -> list[Output]:
-    """Retractions of the quotes published for a story, by the speaker key each went out under.
+def _retraction(article_id: str, retraction: QuoteRetraction) -> Output:
+    record = QuoteRecord(
+        article_id=article_id,
+        article_version=retraction.version,
+        index=retraction.index,
+        speaker_key=retraction.speaker_key,
+        retracted=True,
+        status=retraction.status,
+        processed_at=datetime.now(UTC),
+    )
+    return Output("quotes", retraction.speaker_key.encode(), record.model_dump_json().encode())
 
-    ``published`` is the story's entry in the quote-speakers table (``{"version", "keys"}``); ``keep``
-    quotes of a newer version replace the first indexes, so only those beyond them (all of them on a
-    kill) are retracted.
-    """
-    if not published:
-        return []
-    now = datetime.now(UTC)
+
+def withdrawal_outputs(story: StorySnapshot) -> list[Output]:
+    """Retractions of every quote a story last published: it was withdrawn or withheld."""
     return [
-        Output(
-            "quotes",
-            key.encode(),
-            QuoteRecord(
-                article_id=article_id,
-                article_version=int(published["version"]),
-                index=index,
-                speaker_key=key,
-                retracted=True,
-                processed_at=now,
-            )
-            .model_dump_json()
-            .encode(),
+        _retraction(
+            story.uri,
+            QuoteRetraction(index=i, speaker_key=q.speaker_key, status="retracted", version=story.version),
         )
-        for index, key in enumerate(published["keys"])
-        if index >= keep
+        for i, q in enumerate(story.quotes)
     ]

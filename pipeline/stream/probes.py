@@ -34,6 +34,7 @@ def register(w: Wiring) -> None:
     async def _table_sizes() -> None:
         metrics.TABLE_SIZE.labels(table="versions").set(len(w.versions))
         metrics.TABLE_SIZE.labels(table="dedup-index").set(len(w.dedup_index))
+        metrics.TABLE_SIZE.labels(table="stories").set(len(w.stories))
 
     lag_topics = {w.settings.topic_raw, *(internal_topic(w.settings, s) for s in ("dedup", "nlp"))}
     lag_labels: set[tuple[str, str]] = set()

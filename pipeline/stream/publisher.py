@@ -14,10 +14,11 @@ from typing import Any
 
 from pipeline.logs import get_logger
 from pipeline.process import Source
+from pipeline.stages.changes import StorySnapshot
 from pipeline.stream import metrics
 from pipeline.stream.acks import settling
 from pipeline.stream.originals import OriginalNotFoundError, Originals
-from pipeline.stream.outputs import Published, outcome_outputs, retraction_outputs
+from pipeline.stream.outputs import Published, outcome_outputs, withdrawal_outputs
 from schemas.records import DeadLetter, EnrichedArticle
 
 log = get_logger("wirepipe.worker")
@@ -72,17 +73,12 @@ class Publisher:
             metrics.STAGE_SECONDS.labels(stage=stage).observe(ms / 1000)
         log.info("article.outcome", **published.log)
 
-    async def retract_quotes(self, article_id: str, published: Any, keep: int = 0) -> None:
-        """Retract quotes published for a story, by the speaker key each went out under.
-
-        ``keep`` quotes of a newer version replace the first indexes; only the indexes beyond them
-        (and all of them on a kill, ``keep`` 0) are retracted.
-        """
-        if not published:
-            return
-        for output in retraction_outputs(article_id, published, keep):
+    async def withdraw_quotes(self, story: StorySnapshot) -> None:
+        """Retract every quote a withdrawn or withheld story last published, under the key each went out
+        under."""
+        for output in withdrawal_outputs(story):
             await self.send(self.topics[output.topic], output.key, output.value)
-        log.info("quotes.retracted", article_id=article_id, count=max(0, len(published["keys"]) - keep))
+        log.info("quotes.retracted", article_id=story.uri, count=len(story.quotes))
 
     async def dead(self, record: DeadLetter, *, read_original: bool = False) -> None:
         """Send a dead letter. ``read_original``: it was raised after ingest, from an envelope that does

@@ -10,7 +10,7 @@ changes go to ``event``'s partition; outside, Faust's own rule applies.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -32,10 +32,15 @@ class Table(faust.Table[Any, Any]):
 
 
 @contextmanager
-def writing_for(event: EventT[Any]) -> Iterator[None]:
-    """Table writes made inside go to ``event``'s partition."""
-    token = _partition.set(event.message.partition)
+def writing_to(partition: int) -> Iterator[None]:
+    """Table writes made inside go to changelog partition ``partition``."""
+    token = _partition.set(partition)
     try:
         yield
     finally:
         _partition.reset(token)
+
+
+def writing_for(event: EventT[Any]) -> AbstractContextManager[None]:
+    """Table writes made inside go to ``event``'s partition."""
+    return writing_to(event.message.partition)

@@ -53,7 +53,7 @@ class Wiring:
     versions: Any  # uri -> the version entry (pipeline/stages/versions.py), keyed like the raw topic
     dedup_index: Any  # the dedup articles; their buckets are derived in memory by ``dedup_store``
     dedup_store: DerivedIndexStore
-    quote_speakers: Any  # uri -> {"version", "keys"} of the quotes last published, keyed like the nlp topic
+    stories: Any  # uri -> its last published version (``StorySnapshot`` state), keyed like the nlp topic
     originals: Originals
     state: WorkerState = field(default_factory=WorkerState)
 
@@ -78,7 +78,7 @@ class Wiring:
             versions=app.Table("versions", default=None, partitions=tables["versions"]),
             dedup_index=dedup_index,
             dedup_store=DerivedIndexStore(dedup_index),
-            quote_speakers=app.Table("quote-speakers", default=None, partitions=tables["quote-speakers"]),
+            stories=app.Table("stories", default=None, partitions=tables["stories"]),
             originals=Originals(settings),
         )
 

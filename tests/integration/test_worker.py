@@ -63,7 +63,7 @@ def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partiti
         f"{app}.nlp": 3,
         f"{app}-versions-changelog": 3,
         f"{app}-dedup-index-changelog": 1,
-        f"{app}-quote-speakers-changelog": 3,
+        f"{app}-stories-changelog": 3,
     }
     consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
     try:
@@ -197,7 +197,7 @@ def test_table_changes_made_in_a_batch_go_to_the_changelog_partition_of_their_ow
         time.sleep(1)
     app = deployment.env()["WIREPIPE_APP_ID"]
     partition_of = {r.key: r.partition for r in placed}
-    for table in ("versions", "quote-speakers"):
+    for table in ("versions", "stories"):
         changes = consume_all(deployment.bootstrap, f"{app}-{table}-changelog", 0, timeout_s=10)
         ours = [(json.loads(c.key or b"null"), c.partition) for c in changes]
         ours = [(uri, partition) for uri, partition in ours if uri in wanted]

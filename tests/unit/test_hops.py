@@ -18,7 +18,8 @@ from pipeline.process import (
     ingest,
     is_duplicate,
 )
-from pipeline.stream.outputs import outcome_outputs, retraction_outputs, speaker_key
+from pipeline.stages.changes import StorySnapshot, track
+from pipeline.stream.outputs import outcome_outputs, withdrawal_outputs
 from pipeline.wire import NotAnEnvelopeError, WireEnvelope, check_duplicate_wire
 from schemas.records import EnrichedArticle, Quote
 
@@ -115,7 +116,7 @@ def test_an_outcome_publishes_its_record_and_one_record_per_quote_keyed_by_its_s
         ("quotes", b"unknown:urn:story"),
     ]
     assert EnrichedArticle.model_validate_json(published.records[0].value or b"") == record
-    assert published.quote_keys == [speaker_key(record, 0), speaker_key(record, 1)]
+    assert published.story is None, "without a tracked story there is nothing to keep"
     assert published.log["partition"] == 1 and published.log["outcome"] == "enriched"
 
 
@@ -127,12 +128,30 @@ def test_a_withdrawn_story_is_followed_by_its_tombstone_and_a_stale_version_keep
     assert [o.key for o in stale.records] == [b"urn:story@stale-v1"]
 
 
-def test_retractions_cover_only_the_quotes_beyond_those_a_newer_version_keeps() -> None:
-    published = {"version": 2, "keys": ["PERSON:a", "name:B", "unknown:urn:x"]}
-    kept_one = retraction_outputs("urn:x", published, keep=1)
-    assert [o.key for o in kept_one] == [b"name:B", b"unknown:urn:x"]
-    indexes = [json.loads(o.value or b"")["index"] for o in kept_one]
-    assert indexes == [1, 2]
-    assert all(json.loads(o.value or b"")["retracted"] for o in kept_one)
-    assert len(retraction_outputs("urn:x", published)) == 3
-    assert retraction_outputs("urn:x", None) == []
+def test_an_update_retracts_the_quotes_it_dropped_before_its_own_and_says_what_became_of_each() -> None:
+    first = _enriched(quotes=3)
+    kept = track(None, first, now=0.0).snapshot
+    update = _enriched("update", quotes=1).model_copy(update={"version": 2})
+    story = track(kept, update, now=1.0)
+    published = outcome_outputs(update, story=story)
+
+    quotes = [json.loads(o.value or b"") for o in published.records if o.topic == "quotes"]
+    retractions = [(q["index"], q["article_version"], q["status"]) for q in quotes if q["retracted"]]
+    assert retractions == [(1, 1, "retracted"), (2, 1, "retracted")]
+    assert [(q["index"], q["article_version"], q["status"]) for q in quotes if not q["retracted"]] == [
+        (0, 2, "unchanged")
+    ]
+    assert quotes.index(next(q for q in quotes if not q["retracted"])) == 2, "retractions go first"
+    assert StorySnapshot.from_state(published.story or {}).version == 2
+
+
+def test_a_withdrawn_story_retracts_every_quote_it_published_under_its_speaker_key() -> None:
+    snapshot = track(None, _enriched(quotes=3), now=0.0).snapshot
+    outputs = withdrawal_outputs(snapshot)
+    assert [o.key for o in outputs] == [b"PERSON:jane-doe", b"unknown:urn:story", b"name:Jane Doe"]
+    records = [json.loads(o.value or b"") for o in outputs]
+    assert [(r["index"], r["retracted"], r["status"], r["article_version"]) for r in records] == [
+        (0, True, "retracted", 1),
+        (1, True, "retracted", 1),
+        (2, True, "retracted", 1),
+    ]

@@ -98,7 +98,7 @@ def test_the_topics_set_up_are_ours_the_internal_ones_the_changelogs_and_the_lea
         "a.nlp",
         "a-versions-changelog",
         "a-dedup-index-changelog",
-        "a-quote-speakers-changelog",
+        "a-stories-changelog",
         "a-__assignor-__leader",
     }
     assert wanted[settings.topic_enriched][1]["cleanup.policy"] == "compact"

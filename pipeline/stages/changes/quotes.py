@@ -150,7 +150,9 @@ def quote_retractions(previous: StorySnapshot, record: EnrichedArticle) -> list[
         status: QuoteStatus = (
             "retracted" if j is None else "reattributed" if j in match.reattributed else "unchanged"
         )
-        out.append(QuoteRetraction(index=i, speaker_key=quote.speaker_key, status=status))
+        out.append(
+            QuoteRetraction(index=i, speaker_key=quote.speaker_key, status=status, version=previous.version)
+        )
     return out
 
 

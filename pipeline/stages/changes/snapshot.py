@@ -63,6 +63,7 @@ class QuoteRetraction(_State):
     index: int
     speaker_key: str
     status: QuoteStatus
+    version: int = Field(default=0, ge=0, description="the article_version the quote went out with")
 
 
 class StorySnapshot(_State):

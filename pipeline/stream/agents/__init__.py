@@ -1,7 +1,7 @@
 """The worker's agents, one per module, each registered on the app by ``register(wiring)``.
 
     raw (N partitions, key uri)  --ingest-->  <app>.dedup (1 partition)  --dedup-->  <app>.nlp (N, key uri)
-        versions table (by uri)                 dedup-index table               quote-speakers table
+        versions table (by uri)                 dedup-index table               stories table
     <app>.nlp  --nlp (spaCy in a child process)-->  enriched, quotes
     any failure at any step  --> deadletter
 

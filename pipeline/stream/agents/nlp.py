@@ -1,8 +1,10 @@
-"""The nlp agent: entities and quotes for unique articles, in batches, in the worker's NLP process.
+"""The nlp agent: entities, quotes and changes for unique articles, in batches, in the NLP process.
 
-A batch goes to the child process that runs spaCy (``NlpProcess``), which returns each article's records
-ready to send. The agent publishes them in order and keeps, per story, the speaker keys its quotes went
-out under (``quote_speakers``), so that a newer version with fewer quotes, or a withdrawal, retracts them.
+A batch goes to the child process that runs spaCy (``NlpProcess``) with the last published version of
+each article's story, from the ``stories`` table; the child returns each article's records ready to send
+(the record with its ``changes``, retractions of quotes the new version dropped, the quote records) and
+what to keep of the story. The agent publishes them in order and keeps the story; a withdrawal or a hold
+retracts every quote the story published. Stories not updated for the retention time leave the table.
 """
 
 from __future__ import annotations
@@ -16,17 +18,21 @@ import faust
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.logs import get_logger
 from pipeline.process import dead_letter, internal_error
+from pipeline.stages.changes import StorySnapshot, expired
 from pipeline.stream import metrics
 from pipeline.stream.acks import skip_finished
 from pipeline.stream.nlp_process import NlpProcess, NlpResult, Unreadable
 from pipeline.stream.outputs import Published
 from pipeline.stream.publisher import Publisher
-from pipeline.stream.tables import writing_for
+from pipeline.stream.tables import writing_for, writing_to
 from pipeline.stream.wiring import Wiring, retracted_uri, source_of
 from pipeline.wire import WireEnvelope
 from schemas.records import DeadLetter
 
 log = get_logger("wirepipe.worker")
+
+SWEEP_EVERY_S = 60  # stories past the retention leave the table this often
+_PARTITION = "p"  # the stories-table partition an entry was written to, kept in the entry for the sweep
 
 
 def register(w: Wiring, nlp: NlpProcess) -> None:
@@ -36,6 +42,7 @@ def register(w: Wiring, nlp: NlpProcess) -> None:
     async def nlp_agent(stream: faust.StreamT[bytes]) -> AsyncIterator[None]:
         publisher = w.publisher(read_originals=True)
         settings = w.settings
+        last_sweep = time.time()
         async for batch in stream.take_events(  # type: ignore[attr-defined]  # missing from faust's StreamT
             settings.batch_size, within=settings.batch_timeout_s
         ):
@@ -43,24 +50,27 @@ def register(w: Wiring, nlp: NlpProcess) -> None:
             if events:
                 async with publisher.settling(stream, events, "nlp"):
                     await _enrich_batch(w, nlp, publisher, events)
+                    if time.time() - last_sweep > SWEEP_EVERY_S:  # table writes belong to an agent
+                        last_sweep = time.time()
+                        _sweep_stories(w, last_sweep)
             yield None
 
 
 async def _enrich_batch(w: Wiring, nlp: NlpProcess, publisher: Publisher, events: list[Any]) -> None:
     articles = [e for e in events if retracted_uri(e.value) is None]
     metrics.BATCH_SIZE.observe(len(articles))
-    results = await _analyse(nlp, articles) if articles else []
+    results = await _analyse(w, nlp, articles) if articles else []
     result_of = {id(e): r for e, r in zip(articles, results, strict=True)}
     for event in events:  # in order: a retraction after an earlier version of its story
-        with writing_for(event):  # the quote-speakers table: this event's partition
+        with writing_for(event):  # the stories table: this event's partition
             uri = retracted_uri(event.value)
             if uri is not None:
-                await _forget_quotes(w, publisher, uri)
+                await _forget_story(w, publisher, uri)
                 continue
             result = result_of[id(event)]
             if isinstance(result, Published):
                 await publisher.publish(result)
-                await _remember_quotes(w, publisher, result)
+                _keep_story(w, result, event.message.partition)
             elif isinstance(result, DeadLetter):
                 await publisher.dead(result, read_original=True)
             else:  # not an envelope: a bug upstream; the message itself is the evidence
@@ -68,10 +78,10 @@ async def _enrich_batch(w: Wiring, nlp: NlpProcess, publisher: Publisher, events
                 await publisher.dead(dead_letter(error, source_of(event)))
 
 
-async def _analyse(nlp: NlpProcess, events: list[Any]) -> list[NlpResult]:
+async def _analyse(w: Wiring, nlp: NlpProcess, events: list[Any]) -> list[NlpResult]:
     started = time.perf_counter()
     try:
-        return await nlp.finish([e.value for e in events])
+        return await nlp.finish([e.value for e in events], [_story_of(w, e) for e in events])
     except Exception as exc:  # the whole batch failed (spaCy raised, or its process died)
         failed: list[NlpResult] = []
         for event in events:
@@ -86,25 +96,49 @@ async def _analyse(nlp: NlpProcess, events: list[Any]) -> list[NlpResult]:
         metrics.NLP_BUSY.inc(time.perf_counter() - started)
 
 
-async def _remember_quotes(w: Wiring, publisher: Publisher, published: Published) -> None:
-    """Record under which speaker keys a story's quotes went out; retract those a newer version
-    no longer has. Bookkeeping only: the outcome is out, so a failure here is logged, never raised."""
-    uri = published.article_id
-    try:
-        previous = w.quote_speakers.get(uri)
-        if previous and previous["version"] < published.version:
-            await publisher.retract_quotes(uri, previous, keep=len(published.quote_keys))
-        w.quote_speakers[uri] = {"version": published.version, "keys": published.quote_keys}
-    except Exception as exc:
-        log.error("quotes.index_failed", article_id=uri, error=f"{type(exc).__name__}: {exc}")
+def _story_of(w: Wiring, event: Any) -> dict[str, Any] | None:
+    """The last published version of the event's story (keyed by uri, as the nlp topic), unless expired."""
+    key = event.message.key
+    state = w.stories.get(key.decode()) if key else None
+    if state is None or expired([("", state)], time.time(), retention_s=w.limits.retention_s):
+        return None
+    return dict(state)
 
 
-async def _forget_quotes(w: Wiring, publisher: Publisher, uri: str) -> None:
-    """A withdrawn or withheld story: retract every quote it published."""
+def _keep_story(w: Wiring, published: Published, partition: int) -> None:
+    """Keep what was published of the story for its next version. Bookkeeping only: the outcome is out,
+    so a failure here is logged, never raised (the next version then has no ``changes``)."""
+    if published.story is None:
+        return
     try:
-        previous = w.quote_speakers.get(uri)
-        await publisher.retract_quotes(uri, previous)
-        if previous is not None:
-            del w.quote_speakers[uri]
+        w.stories[published.article_id] = {**published.story, _PARTITION: partition}
     except Exception as exc:
-        log.error("quotes.index_failed", article_id=uri, error=f"{type(exc).__name__}: {exc}")
+        error = f"{type(exc).__name__}: {exc}"
+        log.error("stories.keep_failed", article_id=published.article_id, error=error)
+
+
+async def _forget_story(w: Wiring, publisher: Publisher, uri: str) -> None:
+    """A withdrawn or withheld story: retract every quote it published, and forget it."""
+    try:
+        state = w.stories.get(uri)
+        if state is None:
+            return
+        await publisher.withdraw_quotes(StorySnapshot.from_state(state))
+        del w.stories[uri]
+    except Exception as exc:
+        log.error("stories.forget_failed", article_id=uri, error=f"{type(exc).__name__}: {exc}")
+
+
+def _sweep_stories(w: Wiring, now: float) -> None:
+    """Drop the stories of this worker's partitions not updated for the retention time (the table keeps
+    revoked partitions' entries in memory too: those are the new owner's to sweep)."""
+    nlp_topic = w.nlp_name
+    mine = {tp.partition for tp in w.app.consumer.assignment() if tp.topic == nlp_topic}
+    local = [(uri, state) for uri, state in w.stories.items() if state and state.get(_PARTITION) in mine]
+    gone = expired(local, now, retention_s=w.limits.retention_s)
+    partition_of = {uri: state[_PARTITION] for uri, state in local}
+    for uri in gone:
+        with writing_to(partition_of[uri]):
+            del w.stories[uri]
+    if gone:
+        log.info("stories.expired", stories=len(gone))

@@ -223,7 +223,7 @@ class Run:
         """Every topic of the run: public, internal, the tables' changelogs and Faust's leader topic."""
         app = self.app_id
         changelogs = {
-            f"{t}-changelog": f"{app}-{t}-changelog" for t in ("versions", "dedup-index", "quote-speakers")
+            f"{t}-changelog": f"{app}-{t}-changelog" for t in ("versions", "dedup-index", "stories")
         }
         internal = {step: f"{app}.{step}" for step in ("nlp", "dedup")}
         return {**self.deployment.topics, **internal, **changelogs, "leader": f"{app}-__assignor-__leader"}

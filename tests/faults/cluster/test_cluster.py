@@ -64,7 +64,7 @@ def test_every_topic_wirepipe_creates_is_replicated_on_every_node_with_the_min_i
         f"{app}.nlp",
         f"{app}-versions-changelog",
         f"{app}-dedup-index-changelog",
-        f"{app}-quote-speakers-changelog",
+        f"{app}-stories-changelog",
         f"{app}-__assignor-__leader",
     ]
     partitions = cluster.partitions(names)
