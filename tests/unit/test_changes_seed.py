@@ -1,14 +1,12 @@
 """The seed story and an update of it through ``wirepipe enrich``'s path (``OfflinePipeline``, real model).
 
-Version 2 (``tests/data/versions/scraped_story.v2.ninjs.json``) edits one paragraph (at least 25 wounded ->
-34), adds one (the drone struck the living quarters) and drops Muhanad Seloom's last quote with its paragraph.
-``scraped_story.v2.changes.json`` is what the update must say: a worker on the real broker must give the same.
+The update and what it must say are in ``tests/seed_versions.py``; a worker on the real broker must give
+the same (``tests/integration/test_changes.py``).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,13 +15,7 @@ from pipeline.process import Enricher, OfflinePipeline
 from pipeline.settings import get_settings
 from pipeline.stages.changes import StorySnapshot, quote_fates, quote_retractions
 from schemas.records import EnrichedArticle
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-V1 = (DATA / "scraped_story.ninjs.json").read_bytes()
-V2 = (DATA / "versions" / "scraped_story.v2.ninjs.json").read_bytes()
-EXPECTED: dict[str, Any] = json.loads(
-    (DATA / "versions" / "scraped_story.v2.changes.json").read_text("utf-8")
-)
+from tests.seed_versions import EXPECTED, V1, V2, what_changed
 
 
 @pytest.fixture(scope="module")
@@ -39,35 +31,7 @@ def _published(pipeline: OfflinePipeline, *values: bytes) -> list[EnrichedArticl
 
 
 def _what_changed(record: EnrichedArticle) -> dict[str, Any]:
-    c = record.changes
-    assert c is not None
-    return {
-        "previous_version": c.previous_version,
-        "summary": c.summary,
-        "headline": c.headline,
-        "correction": c.correction,
-        "paragraphs_added": [p.index for p in c.paragraphs_added],
-        "paragraphs_removed": [p.index for p in c.paragraphs_removed],
-        "paragraphs_edited": [(e.old_index, e.new_index) for e in c.paragraphs_edited],
-        "words": [(w.op, w.old, w.new) for e in c.paragraphs_edited for w in e.words],
-        "numbers": [(n.old, n.new, n.paragraph) for n in c.numbers],
-        "quotes_added": [q.text for q in c.quotes_added],
-        "quotes_removed": [(q.text, q.speaker_key) for q in c.quotes_removed],
-        "quotes_reattributed": [q.text for q in c.quotes_reattributed],
-        "entities_added": [e.id for e in c.entities_added],
-        "entities_removed": [e.id for e in c.entities_removed],
-    }
-
-
-def _expected() -> dict[str, Any]:
-    e = EXPECTED["changes"]
-    return {
-        **e,
-        "paragraphs_edited": [tuple(x) for x in e["paragraphs_edited"]],
-        "words": [tuple(x) for x in e["words"]],
-        "numbers": [tuple(x) for x in e["numbers"]],
-        "quotes_removed": [tuple(x) for x in e["quotes_removed"]],
-    }
+    return what_changed(record.model_dump(mode="json")["changes"])
 
 
 def test_an_update_with_one_edit_one_addition_and_one_quote_gone_says_exactly_that(
@@ -78,7 +42,7 @@ def test_an_update_with_one_edit_one_addition_and_one_quote_gone_says_exactly_th
     v1, v2 = _published(OfflinePipeline(enricher=enricher), V1, V2)
     assert (v1.outcome, v1.changes) == ("enriched", None)
     assert v2.outcome == "update"
-    assert _what_changed(v2) == _expected()
+    assert _what_changed(v2) == EXPECTED["changes"]
 
 
 def test_the_quote_fates_are_one_retracted_and_the_others_unchanged(enricher: Enricher) -> None:
@@ -121,11 +85,11 @@ def test_a_restart_between_the_versions_gives_the_same_changes(enricher: Enriche
         stories={k: StorySnapshot.model_validate(v) for k, v in kept["stories"].items()},
     )
     (v2,) = _published(restarted, V2)
-    assert _what_changed(v2) == _expected()
+    assert _what_changed(v2) == EXPECTED["changes"]
 
 
 def test_two_versions_in_one_batch_are_compared_in_order(enricher: Enricher) -> None:
     """v1 and v2 in the same NLP batch: v2's previous version is v1, as when they arrive apart."""
     pipeline = OfflinePipeline(enricher=enricher)
     out = [r for r in pipeline.run([V1, V2], batch_size=16) if isinstance(r, EnrichedArticle)]
-    assert _what_changed(out[1]) == _expected()
+    assert _what_changed(out[1]) == EXPECTED["changes"]
