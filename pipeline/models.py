@@ -21,6 +21,7 @@ class CleanArticle(BaseModel):
     paragraphs: list[Paragraph] = Field(default_factory=list)
     removed: list[RemovedText] = Field(default_factory=list)
     language: str | None = None
+    flash: bool = False
 
     def paragraph_texts(self) -> list[str]:
         """The text of each paragraph."""

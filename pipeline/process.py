@@ -319,6 +319,7 @@ def article_outcome(
         paragraphs=a.paragraphs,
         removed=a.removed,
         language=a.language,
+        flash=a.flash,
         entities=list(entities),
         quotes=list(quotes),
         duplicate=envelope.verdict or DuplicateVerdict(),

@@ -20,6 +20,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
 from pipeline.stages.clean.dateline import split_dateline
+from pipeline.stages.clean.flash import WIRE_SLUG, Flash, find_flash, is_slug_line
 from pipeline.stages.clean.furniture import (
     BYLINE,
     HEAD_SHORT_LINE,
@@ -92,6 +93,7 @@ def assemble(
     headline when the item has none); ``spare`` names furniture reasons not to apply, for measuring what
     each rule is worth (``eval/clean_cv.py``). Raises E_CLEAN_EMPTY when nothing is left."""
     headline = _strip_wire_slugs(repair(raw.headline)) if raw.headline else None
+    own_headline = headline
     if not headline and page_headline:
         headline = repair(page_headline)
     byline = repair(raw.byline) if raw.byline else None
@@ -103,6 +105,13 @@ def assemble(
         if title is not None:
             headline, fates[title] = repaired[title], HEADLINE
     dateline = _pull_dateline(repaired, fates)
+    # Only an item's own headline is repeated by a flash: a page's title or a title line taken from the
+    # body, with nothing after it, is an empty page, not an alert.
+    flash = None
+    if own_headline:
+        flash = find_flash(repaired, fates, own_headline, dateline)
+    if flash is not None:
+        dateline = _keep_flash_line(repaired, fates, flash)
     kept = [i for i, fate in enumerate(fates) if fate is None]
     if not kept:
         raise StageError(ErrorCode.E_CLEAN_EMPTY, Stage.CLEAN, "nothing left after cleaning")
@@ -118,6 +127,7 @@ def assemble(
         paragraphs=spans,
         removed=_removed(repaired, fates),
         language=_language(raw.language, text),
+        flash=flash is not None,
     )
 
 
@@ -132,6 +142,23 @@ def _strip_wire_slugs(headline: str) -> str:
     while (slug := _WIRE_SLUG.match(rest)) and rest[slug.end() :].strip():
         rest = rest[slug.end() :]
     return rest
+
+
+def _keep_flash_line(paragraphs: list[str], fates: list[str | None], flash: Flash) -> Dateline | None:
+    """Make a flash's line the one paragraph of the body: its wire slugs, alone on a line or around the
+    line, leave as ``wire slug`` (listed in ``removed`` in their place); returns the article's dateline."""
+    for i, para in enumerate(paragraphs):
+        if fates[i] is None and i != flash.index and is_slug_line(para):
+            fates[i] = WIRE_SLUG
+    paragraphs[flash.index], fates[flash.index] = flash.line, None
+    # The slugs around the line become paragraphs of their own, cut, so ``removed`` places them.
+    if flash.trailing:
+        paragraphs.insert(flash.index + 1, flash.trailing)
+        fates.insert(flash.index + 1, WIRE_SLUG)
+    if flash.leading:
+        paragraphs.insert(flash.index, flash.leading)
+        fates.insert(flash.index, WIRE_SLUG)
+    return flash.dateline
 
 
 @dataclass(frozen=True)
