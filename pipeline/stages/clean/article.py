@@ -25,6 +25,7 @@ from pipeline.stages.clean.furniture import (
     BYLINE,
     HEAD_SHORT_LINE,
     HEADLINE,
+    SECOND_BYLINE,
     in_capitals,
     is_story,
     remove_furniture,
@@ -110,8 +111,11 @@ def assemble(
     flash = None
     if own_headline:
         flash = find_flash(repaired, fates, own_headline, dateline)
+    found_byline = sorted_.byline
     if flash is not None:
-        dateline = _keep_flash_line(repaired, fates, flash)
+        dateline, slug_was_byline = _keep_flash_line(repaired, fates, flash)
+        if slug_was_byline:
+            found_byline = byline or None
     kept = [i for i, fate in enumerate(fates) if fate is None]
     if not kept:
         raise StageError(ErrorCode.E_CLEAN_EMPTY, Stage.CLEAN, "nothing left after cleaning")
@@ -121,7 +125,7 @@ def assemble(
         uri=raw.uri,
         version=raw.version,
         headline=headline or None,
-        byline=sorted_.byline,
+        byline=found_byline,
         dateline=dateline,
         body=text,
         paragraphs=spans,
@@ -144,11 +148,21 @@ def _strip_wire_slugs(headline: str) -> str:
     return rest
 
 
-def _keep_flash_line(paragraphs: list[str], fates: list[str | None], flash: Flash) -> Dateline | None:
+# Fates a slug line can have before the flash is seen: kept, or taken for a byline ("URGENT URGENT" is
+# shaped like a name).
+_SLUG_LINE_FATES = frozenset({None, BYLINE, SECOND_BYLINE})
+
+
+def _keep_flash_line(
+    paragraphs: list[str], fates: list[str | None], flash: Flash
+) -> tuple[Dateline | None, bool]:
     """Make a flash's line the one paragraph of the body: its wire slugs, alone on a line or around the
-    line, leave as ``wire slug`` (listed in ``removed`` in their place); returns the article's dateline."""
+    line, leave as ``wire slug`` (listed in ``removed`` in their place). Returns the article's dateline,
+    and whether the byline found in the text was a slug line."""
+    slug_was_byline = False
     for i, para in enumerate(paragraphs):
-        if fates[i] is None and i != flash.index and is_slug_line(para):
+        if i != flash.index and fates[i] in _SLUG_LINE_FATES and is_slug_line(para):
+            slug_was_byline = slug_was_byline or fates[i] == BYLINE
             fates[i] = WIRE_SLUG
     paragraphs[flash.index], fates[flash.index] = flash.line, None
     # The slugs around the line become paragraphs of their own, cut, so ``removed`` places them.
@@ -158,7 +172,7 @@ def _keep_flash_line(paragraphs: list[str], fates: list[str | None], flash: Flas
     if flash.leading:
         paragraphs.insert(flash.index, flash.leading)
         fates.insert(flash.index, WIRE_SLUG)
-    return flash.dateline
+    return flash.dateline, slug_was_byline
 
 
 @dataclass(frozen=True)

@@ -140,6 +140,8 @@ def byline_of(text: str) -> str | None:
 #: Fates of a paragraph besides being kept or cut: the headline repeated, or the byline.
 HEADLINE = "headline"
 BYLINE = "byline"
+#: A byline-shaped line when the item already has its byline.
+SECOND_BYLINE = "second byline"
 #: Cut before the first story paragraph for being short (names, labels, section titles).
 HEAD_SHORT_LINE = "short line before the story"
 
@@ -176,7 +178,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
             out.fates[i] = BYLINE
             continue
         if found:
-            out.fates[i] = "second byline"
+            out.fates[i] = SECOND_BYLINE
             continue
         reason = furniture_reason(para, in_head=True)
         if reason is not None:
