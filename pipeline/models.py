@@ -21,7 +21,9 @@ class CleanArticle(BaseModel):
     paragraphs: list[Paragraph] = Field(default_factory=list)
     removed: list[RemovedText] = Field(default_factory=list)
     language: str | None = None
-    flash: bool = False
+    # Left out of the JSON when false, so the envelopes of every other article stay as they were: a worker
+    # of the previous release (a rolling update runs both) still reads them (extra fields are refused).
+    flash: bool = Field(default=False, exclude_if=lambda flash: not flash)
 
     def paragraph_texts(self) -> list[str]:
         """The text of each paragraph."""

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from pipeline.errors import ErrorCode, StageError
+from pipeline.models import CleanArticle
 from pipeline.process import Enricher, OfflinePipeline
 from pipeline.settings import Settings
 from pipeline.stages.clean import clean
@@ -186,6 +187,14 @@ def test_slug_lines_are_slugs_alone_in_any_case() -> None:
     """Slug lines are slugs alone ("FLASH", "++ Breaking ++", "NEWS ALERT"), not lines with a slug word."""
     assert all(is_slug_line(t) for t in ("FLASH", "++ Breaking ++", "NEWS ALERT", "Urgent!"))
     assert not any(is_slug_line(t) for t in ("Alert issued", "FLASH FLOOD"))
+
+
+def test_the_flag_travels_between_workers_only_when_set() -> None:
+    """An article's JSON on the internal topics leaves ``flash`` out when false (so a worker of the previous
+    release still reads it) and carries it when true."""
+    plain, flash = clean(_raw(body_text=f"{QUAKE}\n\n{STORY}")), clean(_raw(body_text=QUAKE))
+    assert "flash" not in json.loads(plain.model_dump_json())
+    assert CleanArticle.model_validate_json(flash.model_dump_json()).flash
 
 
 # --- through wirepipe enrich's path ------------------------------------------------------------------
