@@ -76,9 +76,12 @@ def find_flash(
     if is_slug_line(bare):
         return None  # a headline that is only "FLASH" says nothing a body could repeat
     target = word_key(bare)
-    kept = [i for i, fate in enumerate(fates) if fate is None and not is_slug_line(paragraphs[i])]
-    if len(kept) > 1:
-        return None
+    kept: list[int] = []
+    for i, fate in enumerate(fates):
+        if fate is None and not is_slug_line(paragraphs[i]):
+            kept.append(i)
+            if len(kept) > 1:
+                return None  # most articles: decided at their second kept paragraph
     candidates = kept or [i for i, fate in enumerate(fates) if fate == HEADLINE]
     if not target or not candidates:
         return None
