@@ -172,7 +172,8 @@ class Envelope(BaseModel):
     raw_pubstatus: str
     versioncreated: str | None = None
     embargoed: str | None = None
-    ednote: str | None = None
+    # Left out of the wire header when None: a worker of the previous release refuses unknown fields.
+    ednote: str | None = Field(default=None, exclude_if=lambda note: note is None)
     article: CleanArticle
     key: str | None = None  # DedupKey.to_json(), until the dedup step has used it
     verdict: DuplicateVerdict | None = None
@@ -341,6 +342,7 @@ def article_outcome(
         paragraphs=a.paragraphs,
         removed=a.removed,
         language=a.language,
+        flash=a.flash,
         entities=list(entities),
         quotes=list(quotes),
         duplicate=envelope.verdict or DuplicateVerdict(),

@@ -248,6 +248,14 @@ class EnrichedArticle(_Frozen):
         default_factory=list, description="what cleaning cut from the text (page furniture), in order"
     )
     language: str | None = None
+    flash: bool = Field(
+        default=False,
+        description=(
+            "true when the item is a flash, the first alert of a breaking story: its body only repeated the"
+            " headline (wire slugs such as FLASH or URGENT aside), so the body is that one line and the"
+            " first take follows as an 'update' under the same id"
+        ),
+    )
     entities: list[Entity] = Field(default_factory=list)
     quotes: list[Quote] = Field(default_factory=list)
     duplicate: DuplicateVerdict = Field(default_factory=DuplicateVerdict)

@@ -20,10 +20,12 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
 from pipeline.stages.clean.dateline import split_dateline
+from pipeline.stages.clean.flash import WIRE_SLUG, Flash, find_flash, is_slug_line
 from pipeline.stages.clean.furniture import (
     BYLINE,
     HEAD_SHORT_LINE,
     HEADLINE,
+    SECOND_BYLINE,
     in_capitals,
     is_story,
     remove_furniture,
@@ -92,6 +94,7 @@ def assemble(
     headline when the item has none); ``spare`` names furniture reasons not to apply, for measuring what
     each rule is worth (``eval/clean_cv.py``). Raises E_CLEAN_EMPTY when nothing is left."""
     slug, headline = _split_wire_slugs(repair(raw.headline)) if raw.headline else (None, None)
+    own_headline = headline
     if not headline and page_headline:
         headline = repair(page_headline)
     byline = repair(raw.byline) if raw.byline else None
@@ -103,6 +106,16 @@ def assemble(
         if title is not None:
             headline, fates[title] = repaired[title], HEADLINE
     dateline = _pull_dateline(repaired, fates)
+    # Only an item's own headline is repeated by a flash: a page's title or a title line taken from the
+    # body, with nothing after it, is an empty page, not an alert.
+    flash = None
+    if own_headline:
+        flash = find_flash(repaired, fates, own_headline, dateline)
+    found_byline = sorted_.byline
+    if flash is not None:
+        dateline, slug_was_byline = _keep_flash_line(repaired, fates, flash)
+        if slug_was_byline:
+            found_byline = byline or None
     kept = [i for i, fate in enumerate(fates) if fate is None]
     if not kept:
         raise StageError(ErrorCode.E_CLEAN_EMPTY, Stage.CLEAN, "nothing left after cleaning")
@@ -113,12 +126,13 @@ def assemble(
         version=raw.version,
         headline=headline or None,
         headline_slug=slug,
-        byline=sorted_.byline,
+        byline=found_byline,
         dateline=dateline,
         body=text,
         paragraphs=spans,
         removed=_removed(repaired, fates),
         language=_language(raw.language, text),
+        flash=flash is not None,
     )
 
 
@@ -138,6 +152,33 @@ def _split_wire_slugs(headline: str) -> tuple[str | None, str]:
         rest = rest[slug.end() :]
     cut = headline[: len(headline) - len(rest)].strip()
     return cut or None, rest
+
+
+# Fates a slug line can have before the flash is seen: kept, or taken for a byline ("URGENT URGENT" is
+# shaped like a name).
+_SLUG_LINE_FATES = frozenset({None, BYLINE, SECOND_BYLINE})
+
+
+def _keep_flash_line(
+    paragraphs: list[str], fates: list[str | None], flash: Flash
+) -> tuple[Dateline | None, bool]:
+    """Make a flash's line the one paragraph of the body: its wire slugs, alone on a line or around the
+    line, leave as ``wire slug`` (listed in ``removed`` in their place). Returns the article's dateline,
+    and whether the byline found in the text was a slug line."""
+    slug_was_byline = False
+    for i, para in enumerate(paragraphs):
+        if i != flash.index and fates[i] in _SLUG_LINE_FATES and is_slug_line(para):
+            slug_was_byline = slug_was_byline or fates[i] == BYLINE
+            fates[i] = WIRE_SLUG
+    paragraphs[flash.index], fates[flash.index] = flash.line, None
+    # The slugs around the line become paragraphs of their own, cut, so ``removed`` places them.
+    if flash.trailing:
+        paragraphs.insert(flash.index + 1, flash.trailing)
+        fates.insert(flash.index + 1, WIRE_SLUG)
+    if flash.leading:
+        paragraphs.insert(flash.index, flash.leading)
+        fates.insert(flash.index, WIRE_SLUG)
+    return flash.dateline, slug_was_byline
 
 
 @dataclass(frozen=True)

@@ -53,18 +53,18 @@ class _Phrases:
 def _phrases() -> _Phrases:
     raw = tomllib.loads(resources.files("pipeline").joinpath("data/clean_furniture.toml").read_text("utf-8"))
     return _Phrases(
-        labels=frozenset(_key(x) for x in raw["labels"]),
+        labels=frozenset(word_key(x) for x in raw["labels"]),
         short_prefixes=tuple(x.lower() for x in raw["short_prefixes"]),
         caption_prefixes=tuple(x.lower() for x in raw["caption_prefixes"]),
         promo_phrases=tuple(x.lower() for x in raw["promo_phrases"]),
-        tail_markers=frozenset(_key(x) for x in raw["tail_markers"]),
-        agency_signoffs=frozenset(_key(x) for x in raw["agency_signoffs"]),
+        tail_markers=frozenset(word_key(x) for x in raw["tail_markers"]),
+        agency_signoffs=frozenset(word_key(x) for x in raw["agency_signoffs"]),
         correction_notes=tuple(x.lower() for x in raw["correction_notes"]),
         editor_notes=tuple(x.lower() for x in raw["editor_notes"]),
     )
 
 
-def _key(text: str) -> str:
+def word_key(text: str) -> str:
     """Lower-case words only, so "Share this article:" and "SHARE THIS ARTICLE" compare equal."""
     return " ".join(_WORD.findall(text.lower()))
 
@@ -105,7 +105,7 @@ def furniture_reason(text: str, *, in_head: bool = False) -> str | None:
     sentences in short paragraphs, agency sign-offs, correction and editor's notes; and date stamps
     ``in_head`` (the zone before the story: further down, a line of dates is a timeline or a schedule)."""
     ph = _phrases()
-    key = _key(text)
+    key = word_key(text)
     low = text.lower()
     if not key or key in ph.labels:
         return "label"
@@ -155,6 +155,8 @@ def byline_of(text: str) -> str | None:
 #: Fates of a paragraph besides being kept or cut: the headline repeated, or the byline.
 HEADLINE = "headline"
 BYLINE = "byline"
+#: A byline-shaped line when the item already has its byline.
+SECOND_BYLINE = "second byline"
 #: Cut before the first story paragraph for being short (names, labels, section titles).
 HEAD_SHORT_LINE = "short line before the story"
 
@@ -173,7 +175,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
     out = Sorted(fates=[None] * len(paragraphs), byline=byline)
     if not paragraphs:
         return out
-    headline_key = _key(headline) if headline else ""
+    headline_key = word_key(headline) if headline else ""
 
     # Head zone: what comes before the first story paragraph (or the first dated one). Without any story
     # paragraph there is no head zone to speak of (a table of figures), so short lines are not cut there.
@@ -181,7 +183,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
     head_end = len(paragraphs) if first_story is None else first_story
     body_start = head_end
     for i, para in enumerate(paragraphs[:head_end]):
-        key = _key(para)
+        key = word_key(para)
         if headline_key and key == headline_key:
             out.fates[i] = HEADLINE
             continue
@@ -191,7 +193,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
             out.fates[i] = BYLINE
             continue
         if found:
-            out.fates[i] = "second byline"
+            out.fates[i] = SECOND_BYLINE
             continue
         reason = furniture_reason(para, in_head=True)
         if reason is not None:
@@ -227,10 +229,10 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
             kept.append(i)
     body = kept
 
-    name_key = _key(out.byline) if out.byline else ""
+    name_key = word_key(out.byline) if out.byline else ""
     for n, i in enumerate(body):
         para = paragraphs[i]
-        if headline_key and n < 3 and _key(para) == headline_key:
+        if headline_key and n < 3 and word_key(para) == headline_key:
             out.fates[i] = HEADLINE
             continue
         reason = furniture_reason(para)
@@ -238,7 +240,7 @@ def remove_furniture(paragraphs: list[str], *, headline: str | None, byline: str
             out.fates[i] = reason
             continue
         # An author bio at the very end starts with the byline's name ("Jane Doe is a reporter ...").
-        if name_key and n >= len(body) - 2 and _key(para).startswith(name_key + " ") and n > 0:
+        if name_key and n >= len(body) - 2 and word_key(para).startswith(name_key + " ") and n > 0:
             out.fates[i] = "author bio"
     return out
 
@@ -247,13 +249,13 @@ _AUTHOR_HEADINGS = ("author ", "about the author")
 
 
 def _is_tail_marker(para: str) -> bool:
-    key = _key(para)
+    key = word_key(para)
     return key in _phrases().tail_markers or key.startswith(_AUTHOR_HEADINGS)
 
 
 def _author_in(block: list[str]) -> str | None:
     for para in block:
-        key = _key(para)
+        key = word_key(para)
         if key.startswith("author ") and _is_short(para):
             return byline_of(para.split(None, 1)[1])
     return None
