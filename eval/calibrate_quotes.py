@@ -54,6 +54,7 @@ sys.path.insert(0, str(REPO))
 
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl  # noqa: E402
 from eval.calibration import (  # noqa: E402
+    THRESHOLDS,
     Verdict,
     calibration_summary,
     check_against_scorer,
@@ -93,8 +94,6 @@ CORRECT = (
     "overlap) and it names a speaker, right by the scorer's lenient rule; a quote without speaker is "
     "never right"
 )
-#: The documented values of WIREPIPE_QUOTE_MIN_CONFIDENCE.
-THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from eval._common import EVAL_DIR
 
 #: Equal-width confidence bins of the reliability table.
 BINS = 10
+#: The documented values of WIREPIPE_QUOTE_MIN_CONFIDENCE.
+THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.9)
 
 
 def load_scorer() -> ModuleType:
@@ -283,3 +285,26 @@ def format_precision_recall(table: Sequence[dict[str, Any]]) -> list[str]:
         )
         lines.append(f"{row['threshold']:>9.2f}{row['pred_rows']:>7}" + cells)
     return lines
+
+
+def confidence_report(
+    scorer: ModuleType, gold: Sequence[dict[str, Any]], preds: Sequence[dict[str, Any]]
+) -> dict[str, Any]:
+    """Reliability table, ECE and precision/recall at ``THRESHOLDS`` of prediction lines whose rows carry
+    the ``confidence`` of their quote, against ``gold`` (the lines in the same order)."""
+    conf, said, both, real = [], [], [], []
+    for g, line in zip(gold, preds, strict=True):
+        for row, verdict in zip(line["quotes"], verdicts(scorer, g, line["quotes"]), strict=True):
+            if verdict is not None:
+                conf.append(row["confidence"])
+                said.append(verdict.said)
+                both.append(verdict.quote_and_speaker)
+                real.append(verdict.real)
+    c = np.array(conf, dtype=float)
+    summary = calibration_summary(
+        c,
+        np.array(said, dtype=float),
+        scorer_quote_and_speaker=np.array(both, dtype=float),
+        quote_only=np.array(real, dtype=float),
+    )
+    return {**summary, "precision_recall": precision_recall(scorer, gold, preds, THRESHOLDS)}
