@@ -9,6 +9,13 @@ baseline, textacy 0.13 ``direct_quotations``, is run paragraph by paragraph (its
 the same model. Both are scored by ``$EVAL_DIR/score_quotes.py`` (speaker mention spans included).
 Also times ``extract_quotes`` against the ``nlp.pipe`` pass it reads.
 
+The product's quotes carry their ``confidence``: the report adds, through the product, the reliability
+table (confidence bins against the share of right "X said Y", as ``eval/calibrate_quotes.py`` defines it),
+the expected calibration error, and precision/recall at the documented ``WIREPIPE_QUOTE_MIN_CONFIDENCE``
+values (the published quotes filtered as the Enricher filters them). On the dev split the shipped model
+was fitted to these very articles, so these figures are in-sample; the cross-validated ones are
+``eval/calibrate_quotes.py``'s. On a held-out split they are the honest check.
+
 Writes ``eval/results/quotes.json`` (stage, product and peer figures side by side) and the prediction
 files next to it.
 Env: ``EVAL_DIR`` (default ``../shared/eval`` from the repo), ``EVAL_SPLIT`` (default ``dev``),
@@ -31,6 +38,12 @@ sys.path.insert(0, str(REPO))
 from textacy.extract.triples import direct_quotations  # noqa: E402
 
 from eval._common import EVAL_DIR, RESULTS, SPLIT, read_jsonl, score, write_jsonl  # noqa: E402
+from eval.calibration import (  # noqa: E402
+    confidence_report,
+    format_precision_recall,
+    format_reliability,
+    load_scorer,
+)
 from eval.product import MappedQuote, quote_spans, through_product  # noqa: E402
 from pipeline.process import Enricher  # noqa: E402
 from pipeline.stages.analysis import load_nlp  # noqa: E402
@@ -85,6 +98,7 @@ def mapped_rows(text: str, quotes: list[MappedQuote]) -> list[dict[str, Any]]:
                     "speaker_start": mapped.speaker[0] if mapped.speaker else None,
                     "speaker_end": mapped.speaker[1] if mapped.speaker else None,
                     "kind": q.kind,
+                    "confidence": q.confidence,
                 }
             )
     return rows
@@ -181,6 +195,7 @@ def main() -> int:
     product_pred = RESULTS / f"quotes_{SPLIT}_product.jsonl"
     write_jsonl(product_pred, product_rows)
     product_result = score("score_quotes.py", gold_path, product_pred)
+    confidence = confidence_report(load_scorer(), gold, product_rows)
 
     figures = {
         "split": SPLIT,
@@ -192,6 +207,11 @@ def main() -> int:
             "textacy": headline(baseline_result),
         },
         "product_outcomes": outcomes,
+        "confidence": {
+            "path": "product",
+            "in_sample": SPLIT == "dev",  # the shipped model was fitted on the dev articles
+            **confidence,
+        },
         "pipeline": pipeline_result,
         "product": product_result,
         "textacy": baseline_result,
@@ -217,6 +237,14 @@ def main() -> int:
         f"extract_quotes {speed['extract_quotes_s']}s = {100 * speed['quotes_share_of_nlp']:.1f}% "  # type: ignore[index]
         f"of nlp.pipe {speed['nlp_pipe_s']}s"  # type: ignore[index]
     )
+    sample = "in-sample on dev: the model was fitted to it" if SPLIT == "dev" else f"held out: {SPLIT}"
+    print(
+        f"confidence through the product ({sample}): ECE {confidence['ece']:.4f}, "
+        f"AUC {confidence['auc']:.4f}, {confidence['rows']} scored rows"
+    )
+    print("\n".join(format_reliability(confidence["reliability"])))
+    print("precision / recall at WIREPIPE_QUOTE_MIN_CONFIDENCE:")
+    print("\n".join(format_precision_recall(confidence["precision_recall"])))
     print(f"results: {RESULTS / 'quotes.json'}")
     return 0
 

@@ -62,6 +62,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
             log_level=settings.log_level,
             log_format=settings.log_format,
             tune_malloc=settings.tune_malloc,
+            quote_min_confidence=settings.quote_min_confidence,
         )
     )
     seconds = nlp.start()  # a bad model stops us here, before we join the group
@@ -135,6 +136,7 @@ def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
             batch_size=settings.batch_size,
             selective=settings.selective_parse,
             blas=settings.blas,
+            quote_min_confidence=settings.quote_min_confidence,
         ),
         limits=limits_from(settings),
     )

@@ -17,7 +17,7 @@ from pipeline.models import CleanArticle
 from pipeline.stages.analysis import SelectiveAnalysis, load_nlp
 from pipeline.stages.analysis.blas import Blas
 from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities
-from pipeline.stages.quotes import extract_quotes
+from pipeline.stages.quotes import confident, extract_quotes
 from schemas.records import Entity, Quote
 
 T = TypeVar("T")
@@ -50,15 +50,24 @@ class Enricher:
 
     With ``selective`` (the default) the pass is ``SelectiveAnalysis``: ``ner`` over every sentence, the
     parse only over the sentences the quote stage can use; without it, the whole pipeline's ``nlp.pipe``.
-    ``blas`` is the matrix library of the model's layers (``stages/analysis/blas.py``).
+    ``blas`` is the matrix library of the model's layers (``stages/analysis/blas.py``). Only quotes whose
+    confidence reaches ``quote_min_confidence`` are kept (0: all), so what is published, and the quote
+    indexes a later retraction goes by, never include the others.
     Built once at start-up (the model loads in ``__init__``); calling it has no side effects.
     """
 
     def __init__(
-        self, model: str, batch_size: int = 16, *, selective: bool = True, blas: Blas = "numpy"
+        self,
+        model: str,
+        batch_size: int = 16,
+        *,
+        selective: bool = True,
+        blas: Blas = "numpy",
+        quote_min_confidence: float = 0.0,
     ) -> None:
         self.nlp = load_nlp(model, blas=blas)
         self.batch_size = batch_size
+        self.quote_min_confidence = quote_min_confidence
         self.analysis = SelectiveAnalysis(self.nlp, batch_size=batch_size) if selective else None
 
     def __call__(self, articles: Sequence[CleanArticle]) -> list[NlpResult]:
@@ -80,6 +89,7 @@ class Enricher:
         for i, doc, headline_doc in zip(english, docs, headline_docs, strict=True):
             results[i].timings_ms["spacy"] = round(spacy_ms, 3)
             self._extract(doc, headline_doc, articles[i], results[i])
+            results[i].quotes = confident(results[i].quotes, self.quote_min_confidence)
         return results
 
     def _headline_docs(self, articles: Sequence[CleanArticle]) -> list[Any]:

@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     max_html_depth: int = Field(default=1024, ge=8)
     max_html_attributes: int = Field(default=1_000, ge=10)  # per element
     max_paragraphs: int = Field(default=2_000, ge=1)
+    # Publish only the quotes whose calibrated confidence reaches this (pipeline/stages/quotes/confidence.py);
+    # 0 publishes every quote. Precision and recall at a few values: eval/calibrate_quotes.py.
+    quote_min_confidence: float = Field(default=0.0, ge=0, le=1)
     near_dup_threshold: float = Field(default=0.8, gt=0, le=1)
     dedup_retention_days: float = Field(default=7.0, gt=0)
 

@@ -88,6 +88,13 @@ class Quote(_Frozen):
     speaker_entity_id: str | None = None
     verb: str | None = None
     kind: QuoteKind = "direct"
+    confidence: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="calibrated probability that the quote is right: its words an attribution of the article "
+        "and its speaker the one named (or rightly none); every extracted quote has one",
+    )
 
 
 class DuplicateVerdict(_Frozen):

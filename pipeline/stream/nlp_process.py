@@ -68,6 +68,7 @@ class NlpConfig:
     log_level: str = "INFO"
     log_format: str = "auto"
     tune_malloc: bool = True
+    quote_min_confidence: float = 0.0  # publish only quotes this sure (WIREPIPE_QUOTE_MIN_CONFIDENCE)
 
 
 def _die_with_parent() -> None:
@@ -86,7 +87,8 @@ def _start(config: NlpConfig) -> None:
     configure_logging(config.log_level, config.log_format)
     try:
         _enricher = Enricher(
-            config.model, batch_size=config.batch_size, selective=config.selective, blas=config.blas
+            config.model, batch_size=config.batch_size, selective=config.selective, blas=config.blas,
+            quote_min_confidence=config.quote_min_confidence,
         )
     except Exception as exc:  # an initializer that raises breaks the pool and loses the reason
         _load_error = exc

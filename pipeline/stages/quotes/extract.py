@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from spacy.tokens import Doc, Token
 
 from pipeline.stages.quotes.attribution import Attribution, attribute
+from pipeline.stages.quotes.confidence import ConfidenceModel, Evidence, evidence, load_confidence
 from pipeline.stages.quotes.marks import Stretch, pair_marks
 from pipeline.stages.quotes.reported import reported
 from pipeline.stages.quotes.speakers import Speaker, speaker_for
@@ -27,7 +28,7 @@ from pipeline.stages.quotes.text import MAX_TRAILING_FRAME, TERMINATORS, Found, 
 from pipeline.stages.quotes.verbs import VerbLexicon, load_verbs
 from schemas.records import Entity, Paragraph, Quote, QuoteKind, Span
 
-__all__ = ["VerbLexicon", "extract_quotes", "load_verbs", "usable_paragraphs"]
+__all__ = ["VerbLexicon", "described_quotes", "extract_quotes", "load_verbs", "usable_paragraphs"]
 
 # Words that may stand between an attribution and its quote without making the quote partial.
 # ("said that “...”" is not among them: a quote after "that" is part of reported speech, so mixed.)
@@ -175,13 +176,26 @@ def usable_paragraphs(text: str, paragraphs: Sequence[Paragraph]) -> list[Paragr
     return inside or [Paragraph(start=0, end=len(text))]
 
 
-def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]) -> list[Quote]:
-    """Direct, mixed and indirect quotes of one body, with speakers, in text order.
+def extract_quotes(
+    doc: Doc, paragraphs: list[Paragraph], entities: list[Entity], *, model: ConfidenceModel | None = None
+) -> list[Quote]:
+    """Direct, mixed and indirect quotes of one body, with speakers and confidence, in text order.
 
     ``doc`` is the parse of the whole body and ``paragraphs`` its paragraph offsets; every span is a
     body offset. A direct quote has one span per paragraph it runs through, and one per part when its
-    attribution splits it. Pure: reads its arguments, returns new records.
+    attribution splits it. ``model`` scores each quote's evidence (default: the packaged calibrated
+    model, ``confidence.py``). Pure: reads its arguments, returns new records.
     """
+    score = model or load_confidence()
+    described = described_quotes(doc, paragraphs, entities)
+    return [quote.model_copy(update={"confidence": score(ev)}) for quote, ev in described]
+
+
+def described_quotes(
+    doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
+) -> list[tuple[Quote, Evidence]]:
+    """``extract_quotes`` without the confidence: each quote with the evidence it is scored on (what
+    ``eval/calibrate_quotes.py`` fits the model to)."""
     text = doc.text
     if not text.strip() or len(doc) == 0:
         return []
@@ -192,6 +206,7 @@ def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
     items = quoted + reported(tx, used)
     _resolve(tx, items, entities)
     quotes = []
+    found = []
     for item in sorted(items, key=lambda f: f.position):
         speaker = item.speaker
         quotes.append(
@@ -207,4 +222,5 @@ def extract_quotes(doc: Doc, paragraphs: list[Paragraph], entities: list[Entity]
                 kind=item.kind,
             )
         )
-    return quotes
+        found.append(evidence(tx, item))
+    return list(zip(quotes, found, strict=True))
