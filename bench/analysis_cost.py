@@ -31,8 +31,9 @@ import spacy
 from spacy.language import Language
 
 from pipeline.enricher import Enricher, NlpResult
+from pipeline.envelope import Envelope, Limits, Source
 from pipeline.models import CleanArticle
-from pipeline.process import Envelope, Limits, Source, ingest
+from pipeline.process import ingest
 from pipeline.settings import get_settings
 from pipeline.stages.analysis import SelectiveAnalysis
 from pipeline.stages.analysis.blas import model_ops

@@ -20,7 +20,9 @@ import pstats
 import time
 from pathlib import Path
 
-from pipeline.process import Enricher, Envelope, Limits, Source, ingest
+from pipeline.enricher import Enricher
+from pipeline.envelope import Envelope, Limits, Source
+from pipeline.process import ingest
 from pipeline.settings import get_settings
 from pipeline.stages.entities import extract_entities
 from pipeline.stages.quotes import extract_quotes

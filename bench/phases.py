@@ -34,7 +34,8 @@ from bench.harness import (
     with_uri,
 )
 from bench.measure import Collector, Outcome, cpu_delta, machine_cpu, produce, worker_counters
-from pipeline.process import Envelope, Limits, Source, ingest
+from pipeline.envelope import Envelope, Limits, Source
+from pipeline.process import ingest
 from pipeline.settings import Settings
 from pipeline.stages.analysis.blas import model_ops
 from tests.workers import WIREPIPE, Worker

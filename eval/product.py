@@ -19,8 +19,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.enricher import Enricher, NlpResult
 from pipeline.models import CleanArticle
-from pipeline.process import Enricher, NlpResult, OfflinePipeline
+from pipeline.offline import OfflinePipeline
 from schemas.records import DeadLetter, EnrichedArticle, Quote
 
 _WORD = re.compile(r"\S+")

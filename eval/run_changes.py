@@ -34,7 +34,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from eval._common import EVAL_DIR, REPO, RESULTS, read_jsonl
-from pipeline.process import Enricher, OfflinePipeline
+from pipeline.enricher import Enricher
+from pipeline.offline import OfflinePipeline
 from pipeline.settings import get_settings
 from pipeline.stages.changes import diff_paragraphs, snapshot_of, track
 from pipeline.stages.changes.snapshot import paragraph_texts, quote_key
@@ -256,7 +257,8 @@ def measure_cost(enricher: Enricher) -> dict[str, Any]:
     published = [r for r in v2 if r.outcome == "update"]
     nlp_articles = [r for r in v1 if r.outcome in ("enriched", "update")]
     # NLP alone: the same clean articles through the enricher once more, timed on its own.
-    from pipeline.process import Limits, Source, ingest  # noqa: PLC0415 - only this measurement needs them
+    from pipeline.envelope import Limits, Source  # noqa: PLC0415 - only this measurement needs them
+    from pipeline.process import ingest  # noqa: PLC0415
 
     versions: dict[str, Any] = {}
     cleaned = []

@@ -21,7 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.process import Enricher, OfflinePipeline
+from pipeline.enricher import Enricher
+from pipeline.offline import OfflinePipeline
 from pipeline.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -126,7 +126,9 @@ def cmd_produce(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_enrich(settings: Settings, args: argparse.Namespace) -> int:
-    from pipeline.process import Enricher, OfflinePipeline, limits_from  # noqa: PLC0415
+    from pipeline.enricher import Enricher  # noqa: PLC0415
+    from pipeline.envelope import limits_from  # noqa: PLC0415
+    from pipeline.offline import OfflinePipeline  # noqa: PLC0415
 
     log = get_logger()
     started = time.perf_counter()

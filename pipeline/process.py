@@ -1,98 +1,31 @@
 """Runs the stages in order: raw message in, exactly one outcome out.
 
-Everything here is synchronous and knows nothing of Faust: the worker (``app.py``) and the offline
-command (``wirepipe enrich``) call the same functions, so quality measured offline is the quality
-of the stream. The NLP step itself (``Enricher``, ``NlpResult``) lives in ``pipeline.enricher`` and is
-re-exported here.
+Everything here is synchronous and knows nothing of Faust: the worker's agents (``pipeline/stream/agents``)
+and the offline command (``wirepipe enrich``, ``pipeline/offline.py``) call the same functions, so quality
+measured offline is the quality of the stream. ``ingest`` decodes, checks the version, cleans and hashes;
+``check_duplicate`` asks the dedup index; ``finish`` runs the NLP step (``pipeline/enricher.py``) over a
+batch and compares each published version with its story's last one.
 """
 
 from __future__ import annotations
 
-import base64
 import time
-from collections.abc import Iterable, Iterator, MutableMapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import MutableMapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeGuard, overload
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 
-from pipeline.enricher import Enricher, NlpResult, timed
+from pipeline.enricher import Enricher, timed
+from pipeline.envelope import Envelope, Limits, Source, dead_letter, internal_error, now_utc
 from pipeline.errors import ErrorCode, Stage, StageError
-from pipeline.models import CleanArticle
-from pipeline.settings import Settings
 from pipeline.stages.changes import StorySnapshot, StoryUpdate, track
 from pipeline.stages.clean import clean
-from pipeline.stages.dedup import DedupKey, dedup, dedup_key, forget
+from pipeline.stages.dedup import DedupKey, dedup, dedup_key
 from pipeline.stages.versions import Action, check_version
 from schemas.ninjs import RawArticle
 from schemas.records import DeadLetter, DuplicateVerdict, EnrichedArticle, Entity, Quote
-
-__all__ = [
-    "HEADER_END",
-    "Enricher",
-    "Envelope",
-    "Finished",
-    "Limits",
-    "NlpResult",
-    "OfflinePipeline",
-    "Source",
-    "article_outcome",
-    "check_duplicate",
-    "dead_letter",
-    "decode",
-    "finish",
-    "ingest",
-    "internal_error",
-    "is_duplicate",
-    "is_retraction",
-    "judge_duplicate",
-    "limits_from",
-    "status_outcome",
-    "timed",
-]
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Input limits, from settings; plain values so stages stay free of the settings object."""
-
-    max_message_bytes: int = 8_000_000
-    max_body_bytes: int = 2_000_000
-    max_html_depth: int = 1024
-    max_html_attributes: int = 1_000
-    max_paragraphs: int = 2_000
-    near_dup_threshold: float = 0.8
-    retention_s: float = 7 * 86_400.0
-
-
-def limits_from(settings: Settings) -> Limits:
-    """Plain limit values for the stages, read from settings once."""
-    return Limits(
-        max_message_bytes=settings.max_message_bytes,
-        max_body_bytes=settings.max_body_bytes,
-        max_html_depth=settings.max_html_depth,
-        max_html_attributes=settings.max_html_attributes,
-        max_paragraphs=settings.max_paragraphs,
-        near_dup_threshold=settings.near_dup_threshold,
-        retention_s=settings.dedup_retention_days * 86_400,
-    )
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a message came from; carried into dead letters so it can be found and replayed."""
-
-    value: bytes | None
-    key: bytes | None = None
-    topic: str | None = None
-    partition: int | None = None
-    offset: int | None = None
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def decode(value: bytes | None, *, max_message_bytes: int) -> RawArticle:
@@ -134,76 +67,6 @@ def _named(data: dict[str, Any]) -> str | None:
     return None
 
 
-def dead_letter(error: StageError, source: Source, article_id: str | None = None) -> DeadLetter:
-    """The dead-letter record for a failed message: the original bytes and where they came from, and
-    the article it names (``article_id``, else the error's), by which the publisher keys it."""
-    article_id = article_id or error.article_id
-    return DeadLetter(
-        error_code=error.code.value,
-        stage=error.stage.value,
-        message=error.message[:2000],
-        original_b64=base64.b64encode(source.value or b"").decode("ascii"),
-        key_b64=base64.b64encode(source.key).decode("ascii") if source.key is not None else None,
-        topic=source.topic,
-        partition=source.partition,
-        offset=source.offset,
-        article_id=article_id,
-        failed_at=_now(),
-    )
-
-
-def internal_error(exc: Exception, stage: Stage) -> StageError:
-    """An unexpected exception kept as data (``E_INTERNAL``): a bug to fix, never a stopped partition."""
-    return StageError(ErrorCode.E_INTERNAL, stage, f"{type(exc).__name__}: {exc}")
-
-
-class Envelope(BaseModel):
-    """An article between the worker's steps (ingest -> dedup -> nlp).
-
-    On the internal topics it travels as ``to_wire`` bytes: a small JSON header, then the article's JSON,
-    which the dedup step passes on without parsing (``pipeline.wire.WireEnvelope``). The original message
-    stays behind: ``original`` is kept in memory only (``wirepipe enrich``), and the worker reads a dead
-    letter's original back from the raw topic at ``source_topic``/``source_partition``/``source_offset``.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    action: Action
-    raw_pubstatus: str
-    versioncreated: str | None = None
-    embargoed: str | None = None
-    # Left out of the wire header when None: a worker of the previous release refuses unknown fields.
-    ednote: str | None = Field(default=None, exclude_if=lambda note: note is None)
-    article: CleanArticle
-    key: str | None = None  # DedupKey.to_json(), until the dedup step has used it
-    verdict: DuplicateVerdict | None = None
-    timings_ms: dict[str, float]
-    source_topic: str | None = None
-    source_partition: int | None = None
-    source_offset: int | None = None
-    original: bytes | None = Field(default=None, exclude=True, repr=False)
-
-    def source(self) -> Source:
-        """The original message, for a dead letter raised after ingest (its value is None when the
-        envelope came over the wire: the caller reads it back from the raw topic)."""
-        return Source(
-            value=self.original,
-            key=self.article.uri.encode(),
-            topic=self.source_topic,
-            partition=self.source_partition,
-            offset=self.source_offset,
-        )
-
-    def to_wire(self) -> bytes:
-        """Header line (every field but the article, plus the uri), then the article's JSON."""
-        header = self.model_dump(mode="json", exclude={"article"})
-        header["uri"] = self.article.uri
-        return orjson.dumps(header) + HEADER_END + self.article.model_dump_json().encode()
-
-
-HEADER_END = b"\n"  # JSON text never holds a raw newline: the first one ends the header (pipeline/wire.py)
-
-
 def status_outcome(raw: RawArticle, action: Action, reason: str) -> EnrichedArticle:
     """The outcome of a kill, a hold or a stale version: identity and status, no enrichment."""
     return EnrichedArticle(
@@ -217,7 +80,7 @@ def status_outcome(raw: RawArticle, action: Action, reason: str) -> EnrichedArti
         embargoed=raw.embargoed,
         ednote=raw.ednote,
         reason=reason,
-        processed_at=_now(),
+        processed_at=now_utc(),
     )
 
 
@@ -350,7 +213,7 @@ def article_outcome(
         embargoed=envelope.embargoed,
         reason=reason,
         timings_ms=envelope.timings_ms,
-        processed_at=_now(),
+        processed_at=now_utc(),
     )
 
 
@@ -430,61 +293,3 @@ def _track_stories(
 
 def _ms_since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 3)
-
-
-@dataclass
-class OfflinePipeline:
-    """The whole pipeline in one process with in-memory state: ``wirepipe enrich`` and the evals."""
-
-    enricher: Enricher
-    limits: Limits = field(default_factory=Limits)
-    versions: dict[str, Any] = field(default_factory=dict)
-    dedup_store: dict[str, Any] = field(default_factory=dict)
-    #: The last published version of each story (what the next version's ``changes`` are measured against).
-    stories: dict[str, StorySnapshot] = field(default_factory=dict)
-    #: False for measuring quality on labelled sets, where two similar texts are two separate test items.
-    dedup: bool = True
-
-    def run(self, values: Iterable[bytes], batch_size: int = 16) -> Iterator[EnrichedArticle | DeadLetter]:
-        """One outcome per input value, in input order (NLP runs per batch of unique articles)."""
-        pending: list[EnrichedArticle | DeadLetter | Envelope] = []
-        for offset, value in enumerate(values):
-            pending.append(self._prepare(Source(value=value, topic="stdin", offset=offset)))
-            if sum(isinstance(p, Envelope) for p in pending) >= batch_size:
-                yield from self._flush(pending)
-                pending = []
-        yield from self._flush(pending)
-
-    def _prepare(self, source: Source) -> EnrichedArticle | DeadLetter | Envelope:
-        try:
-            step = ingest(source, self.versions, self.limits)
-            if is_retraction(step):
-                forget(self.dedup_store, step.id)
-            if isinstance(step, Envelope) and self.dedup:
-                step = check_duplicate(step, self.dedup_store, self.limits)
-                if is_duplicate(step):
-                    return article_outcome(step)
-            return step
-        except StageError as exc:
-            return dead_letter(exc, source)
-        except Exception as exc:  # a bug must become data, not a stopped run
-            return dead_letter(internal_error(exc, Stage.CLEAN), source)
-
-    def _flush(
-        self, pending: list[EnrichedArticle | DeadLetter | Envelope]
-    ) -> Iterator[EnrichedArticle | DeadLetter]:
-        # As the worker's nlp step: snapshots as they stand before the batch go in, the batch's new ones
-        # are kept (and a withdrawn story's dropped) in message order.
-        envelopes = [p for p in pending if isinstance(p, Envelope)]
-        previous = [self.stories.get(e.article.uri) for e in envelopes]
-        finished = iter(finish(envelopes, self.enricher, previous)) if envelopes else iter(())
-        for item in pending:
-            if not isinstance(item, Envelope):
-                if isinstance(item, EnrichedArticle) and is_retraction(item):
-                    self.stories.pop(item.id, None)
-                yield item
-                continue
-            done = next(finished)
-            if done.story is not None:
-                self.stories[done.story.snapshot.uri] = done.story.snapshot
-            yield done.outcome

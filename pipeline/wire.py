@@ -13,8 +13,9 @@ from typing import Any
 
 import orjson
 
+from pipeline.envelope import HEADER_END, Envelope, Limits, Source
 from pipeline.models import CleanArticle
-from pipeline.process import HEADER_END, Envelope, Limits, Source, judge_duplicate
+from pipeline.process import judge_duplicate
 
 
 class NotAnEnvelopeError(ValueError):

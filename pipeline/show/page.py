@@ -195,8 +195,8 @@ def _table(title: str, heads: list[str], rows: list[list[str]], css_class: str) 
 
 
 def _quotes_table(record: EnrichedArticle) -> str:
-    # Quote.confidence is coming; the column shows once any quote has one.
-    confidences = [getattr(quote, "confidence", None) for quote in record.quotes]
+    # Records from before quotes carried a confidence have none: the column shows once any quote has one.
+    confidences = [quote.confidence for quote in record.quotes]
     with_confidence = any(c is not None for c in confidences)
     heads = ["#", "quote", "speaker", "speaker entity", "verb", "kind", "¶"]
     rows = []
@@ -211,7 +211,7 @@ def _quotes_table(record: EnrichedArticle) -> str:
             _e(quote.paragraph),
         ]
         if with_confidence:
-            shown = f"{confidence:.2f}" if isinstance(confidence, float | int) else _e(confidence or "")
+            shown = f"{confidence:.2f}" if confidence is not None else ""
             row.append(shown)
         rows.append(row)
     return _table("Quotes", [*heads, "confidence"] if with_confidence else heads, rows, "quotes")

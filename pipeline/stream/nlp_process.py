@@ -26,9 +26,10 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.enricher import Enricher
 from pipeline.logs import configure_logging, get_logger
 from pipeline.memory import tune_malloc
-from pipeline.process import Enricher, finish
+from pipeline.process import finish
 from pipeline.stages.analysis.blas import Blas
 from pipeline.stages.changes import StorySnapshot
 from pipeline.stream.cputime import process_cpu_seconds
@@ -87,7 +88,10 @@ def _start(config: NlpConfig) -> None:
     configure_logging(config.log_level, config.log_format)
     try:
         _enricher = Enricher(
-            config.model, batch_size=config.batch_size, selective=config.selective, blas=config.blas,
+            config.model,
+            batch_size=config.batch_size,
+            selective=config.selective,
+            blas=config.blas,
             quote_min_confidence=config.quote_min_confidence,
         )
     except Exception as exc:  # an initializer that raises breaks the pool and loses the reason

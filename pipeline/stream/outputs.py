@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pipeline.process import Source
+from pipeline.envelope import Source
 from pipeline.stages.changes import QuoteRetraction, StorySnapshot, StoryUpdate, quote_key
 from schemas.records import EnrichedArticle, QuoteRecord, QuoteStatus
 

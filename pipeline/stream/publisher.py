@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from pipeline.envelope import Source
 from pipeline.logs import get_logger
-from pipeline.process import Source
 from pipeline.stages.changes import StorySnapshot
 from pipeline.stream import metrics
 from pipeline.stream.acks import settling

@@ -12,7 +12,7 @@ from typing import Any
 import faust
 import orjson
 
-from pipeline.process import Limits, Source, limits_from
+from pipeline.envelope import Limits, Source, limits_from
 from pipeline.settings import Settings
 from pipeline.stages.dedup import DerivedIndexStore
 from pipeline.stream.kafka_config import internal_topic, table_partitions

@@ -11,8 +11,11 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from pipeline.envelope import Limits, Source
 from pipeline.errors import StageError
-from pipeline.process import Limits, Source, ingest
+
+# category -> the error codes a message of that category may legitimately get
+from pipeline.process import ingest
 
 # category -> the error codes a message of that category may legitimately get
 CLASSES: dict[str, frozenset[str]] = {

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.envelope import Limits, Source
 from pipeline.localkafka.broker import QUICK_START_JVM_ARGS, LocalBroker
-from pipeline.process import Limits, Source, ingest
+from pipeline.process import ingest
 from pipeline.settings import Settings
 from tests.brokers import consume_all
 from tests.faults._support import report

@@ -15,7 +15,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from pipeline.process import Envelope, Limits, Source, check_duplicate, ingest
+from pipeline.envelope import Envelope, Limits, Source
+from pipeline.process import check_duplicate, ingest
 from pipeline.settings import Settings
 from pipeline.stages.analysis import ModelError
 from pipeline.stream.nlp_process import NlpConfig, NlpProcess, NlpProcessDiedError, Unreadable

@@ -6,19 +6,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline.enricher import Enricher, NlpResult
+from pipeline.envelope import Envelope, Limits, Source
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
-from pipeline.process import (
-    Enricher,
-    Envelope,
-    Finished,
-    Limits,
-    NlpResult,
-    OfflinePipeline,
-    Source,
-    finish,
-    ingest,
-)
+from pipeline.offline import OfflinePipeline
+from pipeline.process import Finished, finish, ingest
 from schemas.records import DeadLetter, EnrichedArticle
 
 URI = "urn:test:story"

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.process import Enricher, OfflinePipeline
+from pipeline.enricher import Enricher
+from pipeline.offline import OfflinePipeline
 from pipeline.settings import get_settings
 from pipeline.stages.changes import StorySnapshot, quote_fates, quote_retractions
 from schemas.records import EnrichedArticle

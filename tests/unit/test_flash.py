@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.enricher import Enricher
 from pipeline.errors import ErrorCode, StageError
 from pipeline.models import CleanArticle
-from pipeline.process import Enricher, OfflinePipeline
+from pipeline.offline import OfflinePipeline
 from pipeline.settings import Settings
 from pipeline.stages.clean import clean
 from pipeline.stages.clean.flash import is_slug_line, split_slugs

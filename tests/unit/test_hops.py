@@ -9,15 +9,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.process import (
-    Envelope,
-    Limits,
-    Source,
-    article_outcome,
-    check_duplicate,
-    ingest,
-    is_duplicate,
-)
+from pipeline.envelope import Envelope, Limits, Source
+from pipeline.process import article_outcome, check_duplicate, ingest, is_duplicate
 from pipeline.stages.changes import StorySnapshot, track
 from pipeline.stream.outputs import outcome_outputs, withdrawal_outputs
 from pipeline.wire import NotAnEnvelopeError, WireEnvelope, check_duplicate_wire

@@ -18,7 +18,7 @@ FLOORS = (
         "schemas",
     ),
     ("pipeline.stages", "pipeline.localkafka"),
-    ("pipeline.process", "pipeline.enricher", "pipeline.wire"),
+    ("pipeline.envelope", "pipeline.process", "pipeline.enricher", "pipeline.wire", "pipeline.offline"),
     ("pipeline.stream", "pipeline.show"),
     ("pipeline.cli", "pipeline.demo"),
 )

@@ -7,9 +7,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from pipeline.enricher import Enricher, NlpResult
 from pipeline.errors import ErrorCode
 from pipeline.models import CleanArticle
-from pipeline.process import Enricher, NlpResult, OfflinePipeline
+from pipeline.offline import OfflinePipeline
 from schemas.records import DeadLetter, EnrichedArticle
 
 STORY = (

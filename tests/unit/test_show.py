@@ -261,10 +261,7 @@ def test_quotes_and_entities_are_listed_in_tables() -> None:
 
 
 def test_a_quote_confidence_column_appears_once_quotes_carry_a_confidence() -> None:
-    class ScoredQuote(Quote):
-        confidence: float | None = None
-
-    scored = ScoredQuote(**_article().quotes[0].model_dump(), confidence=0.875)
+    scored = _article().quotes[0].model_copy(update={"confidence": 0.875})
     page = render_page(_article(quotes=[scored]))
     root, _ = parse(page)
 

@@ -13,9 +13,10 @@ from typing import Any
 
 import faust
 
+from pipeline.envelope import dead_letter, internal_error
 from pipeline.errors import Stage
 from pipeline.logs import get_logger
-from pipeline.process import article_outcome, dead_letter, internal_error
+from pipeline.process import article_outcome
 from pipeline.stages.dedup import expire, forget
 from pipeline.stream.acks import skip_finished
 from pipeline.stream.publisher import Publisher

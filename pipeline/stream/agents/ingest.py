@@ -11,8 +11,9 @@ from typing import Any
 
 import faust
 
+from pipeline.envelope import Envelope, dead_letter, internal_error
 from pipeline.errors import Stage, StageError
-from pipeline.process import Envelope, dead_letter, ingest, internal_error, is_retraction
+from pipeline.process import ingest, is_retraction
 from pipeline.stream.acks import skip_finished
 from pipeline.stream.publisher import Publisher
 from pipeline.stream.tables import writing_for

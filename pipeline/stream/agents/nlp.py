@@ -15,9 +15,9 @@ from typing import Any
 
 import faust
 
+from pipeline.envelope import dead_letter, internal_error
 from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.logs import get_logger
-from pipeline.process import dead_letter, internal_error
 from pipeline.stages.changes import StorySnapshot, expired
 from pipeline.stream import metrics
 from pipeline.stream.acks import skip_finished
