@@ -374,9 +374,9 @@ def test_a_correction_the_previous_version_already_carried_is_not_flagged_again(
     assert compute_changes(previous, record).correction == []
 
 
-def test_an_editors_note_that_corrects_nothing_is_no_correction() -> None:
+def test_a_note_that_corrects_nothing_is_no_correction() -> None:
     changes = compute_changes(
-        _v1([LEDE]), _record([LEDE], removed=[("EDITOR'S NOTE: graphic content", "editor's note")])
+        _v1([LEDE]), _record([LEDE], removed=[("(Updates with police comment)", "correction note")])
     )
     assert changes.correction == []
 
