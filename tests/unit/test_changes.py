@@ -18,6 +18,7 @@ from pipeline.stages.changes import (
     quote_fates,
     quote_key,
     quote_retractions,
+    quote_withdrawals,
     snapshot_of,
     track,
 )
@@ -264,8 +265,8 @@ def test_retractions_go_to_every_slot_whose_quote_or_key_changed_with_what_becam
     c = ("Charlie quote words for the third speaker here", "Cy Cole", 0, "PERSON:cy-cole")
     previous = _v1([LEDE], quotes=[a, b, c])
     record = _record([LEDE], quotes=[a, c])
-    got = [(r.index, r.speaker_key, r.status) for r in quote_retractions(previous, record)]
-    assert got == [(1, "PERSON:bob-bell", "retracted"), (2, "PERSON:cy-cole", "unchanged")]
+    got = [(r.version, r.index, r.speaker_key, r.status) for r in quote_retractions(previous, record)]
+    assert got == [(1, 1, "PERSON:bob-bell", "retracted"), (1, 2, "PERSON:cy-cole", "unchanged")]
 
 
 def test_a_reattributed_quote_is_retracted_under_its_old_speaker_key() -> None:
@@ -274,6 +275,12 @@ def test_a_reattributed_quote_is_retracted_under_its_old_speaker_key() -> None:
     record = _record([LEDE], quotes=[(BIDEN[0], "Kamala Harris", 0, "PERSON:kamala-harris")])
     got = [(r.index, r.speaker_key, r.status) for r in quote_retractions(previous, record)]
     assert got == [(0, "PERSON:joe-biden", "reattributed")]
+
+
+def test_a_withdrawn_story_retracts_every_quote_of_its_last_version() -> None:
+    previous = _v1([LEDE], quotes=[BIDEN, (QUOTE, "Ana Lima", 0, None)])
+    got = [(r.version, r.index, r.speaker_key, r.status) for r in quote_withdrawals(previous)]
+    assert got == [(1, 0, "PERSON:joe-biden", "retracted"), (1, 1, "name:Ana Lima", "retracted")]
 
 
 # --- entities ----------------------------------------------------------------------------------------------

@@ -56,10 +56,11 @@ class SnapshotEntity(_State):
 
 
 class QuoteRetraction(_State):
-    """A retraction to publish for a quote of the previous version: its index, the key it went out under,
-    and what became of the quote ("retracted": gone; "reattributed": now under another speaker key;
-    "unchanged": same quote and speaker, now at another index)."""
+    """A retraction to publish for a quote of an earlier version: that version, the quote's index, the key it
+    went out under, and what became of the quote ("retracted": gone, or the story withdrawn; "reattributed":
+    now under another speaker key; "unchanged": same quote and speaker, now at another index)."""
 
+    version: int
     index: int
     speaker_key: str
     status: QuoteStatus
