@@ -170,6 +170,13 @@ def test_a_split_paragraph_with_a_changed_word_is_one_edit_over_both_halves() ->
     assert [(w.old, w.new) for w in edit.words] == [("similar", "comparable")]
 
 
+def test_a_paragraph_moved_without_change_is_no_change() -> None:
+    """The same paragraph higher up is no removal and addition (the alignment itself keeps order)."""
+    assert compute_changes(_v1([LEDE, SECOND, THIRD]), _record([LEDE, THIRD, SECOND])).summary == (
+        "no change to the text"
+    )
+
+
 def test_quote_marks_dashes_and_letter_case_are_no_edit() -> None:
     """Curly for straight quotes, an en dash for a hyphen and capitals are typography, not an edit."""
     old = 'He said "we will win" - and left the hall to cheers from the crowd of supporters outside.'
