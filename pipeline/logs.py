@@ -24,7 +24,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     structlog.configure(
         processors=[*shared, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
@@ -75,6 +75,12 @@ class RepeatFilter(logging.Filter):
         if held:
             record.msg, record.args = f"{text} ({held} more like it in the last {now - passed_at:.0f} s)", ()
         return True
+
+
+def _stderr_logger(*_args: Any) -> structlog.PrintLogger:
+    """A printer to whatever ``sys.stderr`` is when a line is logged, not when logging was configured: a
+    stream swapped since (pytest's capture, a redirect) and closed is never written to."""
+    return structlog.PrintLogger(file=sys.stderr)
 
 
 def get_logger(name: str = "wirepipe") -> structlog.stdlib.BoundLogger:

@@ -204,7 +204,7 @@ class Changes(_Frozen):
     correction: list[str] = Field(
         default_factory=list,
         description="why this version is flagged as a correction (pubstatus, a CORRECTED headline slug, an "
-        "editor's or correction note); empty when it is not one",
+        "ednote or a correction note); empty when it is not one",
     )
     headline: HeadlineChange | None = Field(default=None, description="set when the headline changed")
     paragraphs_added: list[ParagraphChange] = Field(

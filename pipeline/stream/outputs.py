@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pipeline.envelope import Source
-from pipeline.stages.changes import QuoteRetraction, StorySnapshot, StoryUpdate, quote_key
+from pipeline.stages.changes import QuoteRetraction, StorySnapshot, StoryUpdate, quote_key, quote_withdrawals
 from schemas.records import EnrichedArticle, QuoteRecord, QuoteStatus
 
 OutputTopic = Literal["enriched", "quotes"]
@@ -111,10 +111,4 @@ def _retraction(article_id: str, retraction: QuoteRetraction) -> Output:
 
 def withdrawal_outputs(story: StorySnapshot) -> list[Output]:
     """Retractions of every quote a story last published: it was withdrawn or withheld."""
-    return [
-        _retraction(
-            story.uri,
-            QuoteRetraction(index=i, speaker_key=q.speaker_key, status="retracted", version=story.version),
-        )
-        for i, q in enumerate(story.quotes)
-    ]
+    return [_retraction(story.uri, retraction) for retraction in quote_withdrawals(story)]

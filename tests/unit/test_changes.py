@@ -18,6 +18,7 @@ from pipeline.stages.changes import (
     quote_fates,
     quote_key,
     quote_retractions,
+    quote_withdrawals,
     snapshot_of,
     track,
 )
@@ -169,6 +170,13 @@ def test_a_split_paragraph_with_a_changed_word_is_one_edit_over_both_halves() ->
     assert [(w.old, w.new) for w in edit.words] == [("similar", "comparable")]
 
 
+def test_a_paragraph_moved_without_change_is_no_change() -> None:
+    """The same paragraph higher up is no removal and addition (the alignment itself keeps order)."""
+    assert compute_changes(_v1([LEDE, SECOND, THIRD]), _record([LEDE, THIRD, SECOND])).summary == (
+        "no change to the text"
+    )
+
+
 def test_quote_marks_dashes_and_letter_case_are_no_edit() -> None:
     """Curly for straight quotes, an en dash for a hyphen and capitals are typography, not an edit."""
     old = 'He said "we will win" - and left the hall to cheers from the crowd of supporters outside.'
@@ -264,8 +272,8 @@ def test_retractions_go_to_every_slot_whose_quote_or_key_changed_with_what_becam
     c = ("Charlie quote words for the third speaker here", "Cy Cole", 0, "PERSON:cy-cole")
     previous = _v1([LEDE], quotes=[a, b, c])
     record = _record([LEDE], quotes=[a, c])
-    got = [(r.index, r.speaker_key, r.status) for r in quote_retractions(previous, record)]
-    assert got == [(1, "PERSON:bob-bell", "retracted"), (2, "PERSON:cy-cole", "unchanged")]
+    got = [(r.version, r.index, r.speaker_key, r.status) for r in quote_retractions(previous, record)]
+    assert got == [(1, 1, "PERSON:bob-bell", "retracted"), (1, 2, "PERSON:cy-cole", "unchanged")]
 
 
 def test_a_reattributed_quote_is_retracted_under_its_old_speaker_key() -> None:
@@ -274,6 +282,12 @@ def test_a_reattributed_quote_is_retracted_under_its_old_speaker_key() -> None:
     record = _record([LEDE], quotes=[(BIDEN[0], "Kamala Harris", 0, "PERSON:kamala-harris")])
     got = [(r.index, r.speaker_key, r.status) for r in quote_retractions(previous, record)]
     assert got == [(0, "PERSON:joe-biden", "reattributed")]
+
+
+def test_a_withdrawn_story_retracts_every_quote_of_its_last_version() -> None:
+    previous = _v1([LEDE], quotes=[BIDEN, (QUOTE, "Ana Lima", 0, None)])
+    got = [(r.version, r.index, r.speaker_key, r.status) for r in quote_withdrawals(previous)]
+    assert got == [(1, 0, "PERSON:joe-biden", "retracted"), (1, 1, "name:Ana Lima", "retracted")]
 
 
 # --- entities ----------------------------------------------------------------------------------------------
@@ -374,9 +388,9 @@ def test_a_correction_the_previous_version_already_carried_is_not_flagged_again(
     assert compute_changes(previous, record).correction == []
 
 
-def test_an_editors_note_that_corrects_nothing_is_no_correction() -> None:
+def test_a_note_that_corrects_nothing_is_no_correction() -> None:
     changes = compute_changes(
-        _v1([LEDE]), _record([LEDE], removed=[("EDITOR'S NOTE: graphic content", "editor's note")])
+        _v1([LEDE]), _record([LEDE], removed=[("(Updates with police comment)", "correction note")])
     )
     assert changes.correction == []
 

@@ -1,11 +1,11 @@
-"""What cleaning hands the changes stage: correction and editor's notes as furniture, the headline's slug."""
+"""What cleaning hands the changes stage: correction notes as furniture, the headline's slug."""
 
 from __future__ import annotations
 
 import pytest
 
 from pipeline.stages.clean import clean
-from pipeline.stages.clean.furniture import CORRECTION_NOTE, EDITORS_NOTE, furniture_reason
+from pipeline.stages.clean.furniture import CORRECTION_NOTE, furniture_reason
 from schemas.ninjs import RawArticle
 
 LEDE = "WASHINGTON (Reuters) - The death toll from the attack rose to 15, officials said on Monday night."
@@ -41,10 +41,13 @@ def test_a_correction_note_is_cut_as_a_correction_note(note: str) -> None:
         assert note not in paragraphs
 
 
-def test_an_editors_note_is_cut_as_an_editors_note() -> None:
-    note = "EDITOR'S NOTE: This story contains details some readers may find disturbing."
-    _, removed, _, _ = _clean(f"{note}\n\n{LEDE}\n\n{MORE}")
-    assert (EDITORS_NOTE, note) in removed
+def test_an_editors_note_is_cut_only_when_it_tells_of_a_correction() -> None:
+    """ "This story was corrected to ..." is a correction note; an update note or a disclaimer is story text
+    (publishers' own bodies keep those)."""
+    corrected = "EDITOR'S NOTE: This story was corrected to show the toll is 15, not 12."
+    updated = "Editor's note: This story was updated with comments from the police."
+    _, removed, _, _ = _clean(f"{corrected}\n\n{LEDE}\n\n{MORE}\n\n{updated}")
+    assert removed == [(CORRECTION_NOTE, corrected)]
 
 
 @pytest.mark.parametrize(

@@ -189,7 +189,7 @@ def _published(
     records = [
         QuoteRecord(
             article_id=article.id,
-            article_version=previous.version if previous else article.version,
+            article_version=r.version,
             index=r.index,
             speaker_key=r.speaker_key,
             retracted=True,

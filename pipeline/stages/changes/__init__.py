@@ -5,7 +5,7 @@ and passes it in; ``track`` returns the record with its ``changes``, the new sna
 """
 
 from pipeline.stages.changes.compare import compute_changes, summarise
-from pipeline.stages.changes.quotes import QuoteFates, quote_fates, quote_retractions
+from pipeline.stages.changes.quotes import QuoteFates, quote_fates, quote_retractions, quote_withdrawals
 from pipeline.stages.changes.snapshot import (
     STORY_RETENTION_S,
     QuoteRetraction,
@@ -34,6 +34,7 @@ __all__ = [
     "quote_fates",
     "quote_key",
     "quote_retractions",
+    "quote_withdrawals",
     "snapshot_of",
     "summarise",
     "track",

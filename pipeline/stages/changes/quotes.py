@@ -151,9 +151,18 @@ def quote_retractions(previous: StorySnapshot, record: EnrichedArticle) -> list[
             "retracted" if j is None else "reattributed" if j in match.reattributed else "unchanged"
         )
         out.append(
-            QuoteRetraction(index=i, speaker_key=quote.speaker_key, status=status, version=previous.version)
+            QuoteRetraction(version=previous.version, index=i, speaker_key=quote.speaker_key, status=status)
         )
     return out
+
+
+def quote_withdrawals(previous: StorySnapshot) -> list[QuoteRetraction]:
+    """The retractions to publish when a story is withdrawn or withheld: every quote of its last published
+    version, "retracted", under the key it went out under."""
+    return [
+        QuoteRetraction(version=previous.version, index=i, speaker_key=q.speaker_key, status="retracted")
+        for i, q in enumerate(previous.quotes)
+    ]
 
 
 def quote_changes(

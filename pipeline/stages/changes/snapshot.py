@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.stages.clean.furniture import CORRECTION_NOTE, EDITORS_NOTE
+from pipeline.stages.clean.furniture import CORRECTION_NOTE
 from schemas.records import Changes, EnrichedArticle, Quote, QuoteKind, QuoteStatus
 
 #: How long a story's snapshot is kept after its last published version (the dedup index's default): an
@@ -56,14 +56,14 @@ class SnapshotEntity(_State):
 
 
 class QuoteRetraction(_State):
-    """A retraction to publish for a quote of the previous version: its index, the key it went out under,
-    and what became of the quote ("retracted": gone; "reattributed": now under another speaker key;
-    "unchanged": same quote and speaker, now at another index)."""
+    """A retraction to publish for a quote of an earlier version: that version, the quote's index, the key it
+    went out under, and what became of the quote ("retracted": gone, or the story withdrawn; "reattributed":
+    now under another speaker key; "unchanged": same quote and speaker, now at another index)."""
 
+    version: int
     index: int
     speaker_key: str
     status: QuoteStatus
-    version: int = Field(default=0, ge=0, description="the article_version the quote went out with")
 
 
 class StorySnapshot(_State):
@@ -79,7 +79,7 @@ class StorySnapshot(_State):
     paragraphs: list[str] = Field(default_factory=list)
     quotes: list[SnapshotQuote] = Field(default_factory=list)
     entities: list[SnapshotEntity] = Field(default_factory=list)
-    notes: list[str] = Field(default_factory=list, description="correction and editor's notes of the version")
+    notes: list[str] = Field(default_factory=list, description="correction notes of the version")
     # What was published with this version, re-emitted as is when the same version is delivered again.
     changes: Changes | None = None
     quote_status: list[QuoteStatus] = Field(default_factory=list)
@@ -109,8 +109,8 @@ def paragraph_texts(record: EnrichedArticle) -> list[str]:
 
 
 def notes_of(record: EnrichedArticle) -> list[str]:
-    """The correction and editor's notes of a version: those cleaning cut out, and those inside paragraphs."""
-    cut = [r.text for r in record.removed if r.reason in (CORRECTION_NOTE, EDITORS_NOTE)]
+    """The correction notes of a version: those cleaning cut out, and those inside paragraphs."""
+    cut = [r.text for r in record.removed if r.reason == CORRECTION_NOTE]
     return cut + [m.group() for m in _INLINE_NOTE.finditer(record.body)]
 
 

@@ -158,7 +158,25 @@ def diff_paragraphs(
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag != "equal":
             _diff_block(old, new, range(i1, i2), range(j1, j2), threshold, out)
+    _drop_moves(out)
     return out
+
+
+def _drop_moves(out: TextDiff) -> None:
+    """A paragraph removed in one place and added unchanged in another was moved: no change of content."""
+    removed: dict[str, list[ParagraphChange]] = {}
+    for p in out.removed:
+        removed.setdefault(paragraph_key(p.text), []).append(p)
+    moved_out: set[int] = set()
+    kept_added = []
+    for p in out.added:
+        twins = removed.get(paragraph_key(p.text))
+        if twins:
+            moved_out.add(twins.pop(0).index)
+        else:
+            kept_added.append(p)
+    out.added = kept_added
+    out.removed = [p for p in out.removed if p.index not in moved_out]
 
 
 def _diff_block(  # noqa: PLR0917 - a private helper of diff_paragraphs, called once

@@ -93,26 +93,27 @@ def _is_short(text: str) -> bool:
     return size(text) <= 12 and not is_sentence(text)
 
 
-#: A desk's note that the story was corrected ("(Corrects paragraph 3 to show ...)"), and an editor's note.
+#: A desk's note that the story was corrected: "(Corrects paragraph 3 to show ...)", or an editor's note that
+#: tells of a correction. Other editor's notes (an update, a disclaimer) stay: publishers count them as story.
 CORRECTION_NOTE = "correction note"
-EDITORS_NOTE = "editor's note"
 # Desk notes are a line or two; a longer paragraph opening with the same words is story text.
 _NOTE_MAX_WORDS = 60
+_CORRECTS = re.compile(r"\bcorrect|\bclarif", re.IGNORECASE)
 
 
 def furniture_reason(text: str, *, in_head: bool = False) -> str | None:
     """Why ``text`` is furniture, or None: labels, captions, photo credits, read-time stamps, bare URLs, promo
-    sentences in short paragraphs, agency sign-offs, correction and editor's notes; and date stamps
+    sentences in short paragraphs, agency sign-offs, correction notes; and date stamps
     ``in_head`` (the zone before the story: further down, a line of dates is a timeline or a schedule)."""
     ph = _phrases()
     key = word_key(text)
     low = text.lower()
     if not key or key in ph.labels:
         return "label"
-    if size(text) <= _NOTE_MAX_WORDS and low.startswith(ph.correction_notes):
+    if size(text) <= _NOTE_MAX_WORDS and (
+        low.startswith(ph.correction_notes) or (low.startswith(ph.editor_notes) and _CORRECTS.search(text))
+    ):
         return CORRECTION_NOTE
-    if size(text) <= _NOTE_MAX_WORDS and low.startswith(ph.editor_notes):
-        return EDITORS_NOTE
     if key in ph.agency_signoffs:
         return "agency sign-off"
     if _URL_ONLY.match(text):
