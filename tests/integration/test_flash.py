@@ -50,7 +50,7 @@ def deployment(kafka_bootstrap: str) -> Deployment:
 def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
     w = Worker(deployment, tmp_path_factory.mktemp("flash"))
     try:
-        w.wait_ready()
+        w.wait_ready(timeout=300)  # a model load on a busy machine can take minutes
         yield w
     finally:
         w.stop()
