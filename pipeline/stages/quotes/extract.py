@@ -10,7 +10,8 @@ well.”). Speech and belief verbs with a clause and no quote marks give ``indir
 This module joins the pieces: direct and mixed quotes from the stretches, speakers in text order, and
 the records. The helpers hold the rest: ``verbs.py`` (the verb lists, ``VerbLexicon``),
 ``text.py`` (the body's geometry), ``attribution.py`` (finding a quote's attribution),
-``reported.py`` (indirect quotes) and ``speakers.py`` (a speaker from the parse).
+``reported.py`` (indirect quotes), ``speakers.py`` (a speaker from the parse) and ``confidence.py``
+(the evidence each quote was found on, and the calibrated confidence it gives).
 """
 
 from __future__ import annotations
