@@ -1,5 +1,7 @@
 """The worker on a real broker: enrichment, dead letters for hostile input and after ingest, table writes in
-the partition of their article. (SIGKILL mid-stream is a fault test: tests/faults/test_sigkill.py.)"""
+the partition of their article. The worker is the session's shared one (tests/integration/shared_worker.py):
+each test produces uris of its own and reads back only the records of those. (SIGKILL mid-stream is a fault
+test: tests/faults/test_sigkill.py.)"""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ import base64
 import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ from kafka import KafkaConsumer
 
 from tests.brokers import consume_all
 from tests.brokers import produce as broker_produce
+from tests.integration.shared_worker import SharedWorker
 from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
@@ -35,20 +38,14 @@ GOOD_BODY = (
 )
 
 
-@pytest.fixture(scope="module")
-def deployment(kafka_bootstrap: str) -> Deployment:
-    return Deployment(bootstrap=kafka_bootstrap, partitions=4)
+@pytest.fixture
+def deployment(shared_worker: SharedWorker) -> Deployment:
+    return shared_worker.deployment
 
 
-@pytest.fixture(scope="module")
-def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    deployment.wirepipe("topics")
-    w = Worker(deployment, tmp_path_factory.mktemp("workers"))
-    try:
-        w.wait_ready()
-        yield w
-    finally:
-        w.stop()
+@pytest.fixture
+def worker(shared_worker: SharedWorker) -> Worker:
+    return shared_worker.worker
 
 
 def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partition_count(
@@ -87,11 +84,29 @@ def dead_letters(deployment: Deployment, at_least: int, timeout_s: float = 120) 
     return [json.loads(r.value) for r in records]
 
 
+def records_of(
+    deployment: Deployment,
+    topic: str,
+    ours: Callable[[dict[str, Any]], bool],
+    at_least: int,
+    timeout_s: float = 120,
+) -> list[dict[str, Any]]:
+    """Every record of ``topic`` that ``ours`` picks, read until there are at least ``at_least`` of them
+    (or time is up): the shared worker's topics hold other tests' records as well."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = consume_all(deployment.bootstrap, deployment.topics[topic], 0, timeout_s=10)
+        picked = [record for r in found if r.value is not None and ours(record := json.loads(r.value))]
+        if len(picked) >= at_least or time.monotonic() > deadline:
+            return picked
+        time.sleep(0.5)
+
+
 def test_a_produced_article_arrives_enriched_with_its_entities(
     deployment: Deployment, worker: Worker
 ) -> None:
     produce(deployment, [ninjs("it:enriched-1", GOOD_BODY)])
-    record = next(o for o in outcomes(deployment, 1) if o["id"] == "it:enriched-1")
+    record = next(o for o in records_of(deployment, "enriched", lambda o: o["id"] == "it:enriched-1", 1))
     assert record["outcome"] == "enriched"
     assert record["schema_version"] == "1"
     names = {e["name"] for e in record["entities"]}
@@ -124,13 +139,16 @@ def test_hostile_inputs_each_give_one_dead_letter_and_the_worker_keeps_consuming
     produce(
         deployment, [*hostile.values(), ninjs("it:after-hostile", GOOD_BODY.replace("Thursday", "Friday"))]
     )
-    letters = dead_letters(deployment, len(hostile))
+    ours = set(hostile.values())
+    letters = records_of(
+        deployment, "deadletter", lambda d: base64.b64decode(d["original_b64"]) in ours, len(hostile)
+    )
     originals = {base64.b64decode(d["original_b64"]): d for d in letters}
     for name, value in hostile.items():
         assert value in originals, f"no dead letter for {name}"
         assert originals[value]["error_code"] == expected_codes[name], (name, originals[value]["message"])
     assert Counter(base64.b64decode(d["original_b64"]) for d in letters).most_common(1)[0][1] == 1
-    after = [o for o in outcomes(deployment, 2) if o["id"] == "it:after-hostile"]
+    after = records_of(deployment, "enriched", lambda o: o["id"] == "it:after-hostile", 1)
     assert after and after[0]["outcome"] == "enriched", "the worker consumed past the hostile messages"
     assert worker.process.poll() is None
 
