@@ -25,7 +25,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.brokers import Record, consume_all
-from tests.workers import Deployment, Worker, deploy
+from tests.workers import Deployment, Worker
 
 PARTITIONS = 4
 UNIQUE = 8  # unique articles in the observability batch
@@ -158,8 +158,9 @@ def _observe_batch(deployment: Deployment, worker: Worker) -> Observed:
 
 @contextlib.contextmanager
 def start_shared_worker(bootstrap: str, logs: Path) -> Iterator[SharedWorker]:
-    """Start the worker, give it the observability batch, and stop it on exit."""
-    deployment = deploy(bootstrap, PARTITIONS)
+    """Start the worker, give it the observability batch, and stop it on exit. The worker creates its
+    topics as it starts, so no `wirepipe topics` first (test_worker.py tests that command)."""
+    deployment = Deployment(bootstrap=bootstrap, partitions=PARTITIONS)
     worker = Worker(deployment, logs, "shared")
     try:
         worker.wait_ready(timeout=300)

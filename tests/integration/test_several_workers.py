@@ -25,6 +25,7 @@ from kafka.admin import KafkaAdminClient
 from kafka.partitioner.default import murmur2
 
 from tests.brokers import Record, consume_all
+from tests.brokers import produce as broker_produce
 from tests.workers import Deployment, Worker, deploy, stop_all
 
 pytestmark = pytest.mark.integration
@@ -169,7 +170,10 @@ NEAR_COPY = "dedup:near-1"
 
 
 def produce(deployment: Deployment, values: list[bytes]) -> None:
-    deployment.wirepipe("produce", "-", input_bytes=b"\n".join(values) + b"\n")
+    """To the raw topic keyed by uri, as `wirepipe produce` keys them, from this process: the command
+    itself is tested with the shared worker, and a command started under load costs seconds of CPU."""
+    keyed = [(json.loads(value)["uri"].encode(), value) for value in values]
+    broker_produce(deployment.bootstrap, deployment.topics["raw"], keyed)
 
 
 def latest_outcomes(deployment: Deployment, uris: Iterable[str], timeout_s: float = 300) -> dict[str, Any]:

@@ -105,7 +105,11 @@ def records_of(
 def test_a_produced_article_arrives_enriched_with_its_entities(
     deployment: Deployment, worker: Worker
 ) -> None:
-    produce(deployment, [ninjs("it:enriched-1", GOOD_BODY)])
+    broker_produce(
+        deployment.bootstrap,
+        deployment.topics["raw"],
+        [(b"it:enriched-1", ninjs("it:enriched-1", GOOD_BODY))],
+    )
     record = next(o for o in records_of(deployment, "enriched", lambda o: o["id"] == "it:enriched-1", 1))
     assert record["outcome"] == "enriched"
     assert record["schema_version"] == "1"
