@@ -11,8 +11,8 @@ EVAL_DIR   ?= ../shared/eval
 EVAL_SPLIT ?= dev
 export EVAL_DIR EVAL_SPLIT
 
-.PHONY: install lock run test cluster-faults lint typecheck unit integration eval bench schema broker clean \
-	containers image compose-test runtime-check browser
+.PHONY: install lock run test faults cluster-faults bench-smoke lint typecheck unit integration eval bench schema \
+	broker clean containers image compose-test runtime-check browser
 
 ## The locked versions (requirements/dev.txt: runtime, dev and eval extras), then the project itself.
 install: $(STAMP)
@@ -38,19 +38,29 @@ lock:
 run: install
 	$(BIN)/python -m pipeline.demo
 
-## ruff, mypy --strict, then pytest (unit and integration; the broker starts when needed).
-## The three-node cluster's fault tests (tests/faults/cluster, ~9 min at their CI size) are left to
-## `make cluster-faults`, which CI runs as a step of its own.
+## The developer's check, under ten minutes on 2 cores: ruff, mypy --strict, then one pytest session of the
+## unit and integration tests (one real broker for the session, started when needed). The long suites are
+## targets of their own, and CI (.ci/run) runs each as a step: `make faults` (kills, restarts, rebalances,
+## bursts, hostile input, security on the single broker), `make cluster-faults` (a three-node cluster) and
+## `make bench-smoke` (the bench's smoke run). tests/faults/README.md says which suite runs where.
 test: install browser lint typecheck
-	$(BIN)/python -m pytest --ignore=tests/faults/cluster $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/unit tests/integration $(PYTEST_ARGS)
 
 ## Debian's Chromium, for the headless test of `wirepipe show`'s page (tests/unit/test_show_chromium.py).
 browser:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
-## Fault tests on a local three-node KRaft cluster (sizes: tests/faults/README.md).
+## Fault tests on the local single-node broker (~30 min at their default sizes: tests/faults/README.md).
+faults: install
+	$(BIN)/python -m pytest tests/faults --ignore=tests/faults/cluster $(PYTEST_ARGS)
+
+## Fault tests on a local three-node KRaft cluster (~9 min at their CI size: tests/faults/README.md).
 cluster-faults: install
 	$(BIN)/python -m pytest tests/faults/cluster $(PYTEST_ARGS)
+
+## `make bench SMOKE=1` on the session broker, its report checked (tests/bench; ~3 min): the bench cannot rot.
+bench-smoke: install
+	$(BIN)/python -m pytest tests/bench $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check pipeline schemas tests eval examples bench deploy
@@ -62,7 +72,7 @@ unit: install
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 integration: install
-	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests/integration $(PYTEST_ARGS)
 
 ## Quality on labelled data: EVAL_DIR (default ../shared/eval) and EVAL_SPLIT (default dev).
 eval: install

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,6 +99,7 @@ class Worker:
             WIREPIPE_DATA_DIR=str(log_dir / f"{deployment.run_id}-{name}-data"),
         )
         self._log = self.log_path.open("ab")
+        self._terminated = False
         self.process = subprocess.Popen(
             [WIREPIPE, "worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
@@ -132,13 +134,28 @@ class Worker:
         self.process.kill()
         self.process.wait(timeout=30)
 
+    def terminate(self) -> None:
+        """SIGTERM, once: the graceful shutdown begins (``stop`` waits for it)."""
+        if self.process.poll() is None and not self._terminated:
+            self.process.send_signal(signal.SIGTERM)
+            self._terminated = True
+
     def stop(self) -> None:
         """SIGTERM and wait for a graceful shutdown."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
+        self.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
         self._log.close()
+
+
+def stop_all(workers: Iterable[Worker]) -> None:
+    """Stop workers gracefully, all at once: stopped one after another, those still running would take
+    over the partitions (and restore the tables) of each that left, only to stop in turn."""
+    running = list(workers)
+    for worker in running:
+        worker.terminate()
+    for worker in running:
+        worker.stop()

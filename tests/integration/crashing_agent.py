@@ -15,11 +15,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pipeline.stream import acks as faust_acks
+from pipeline.stream import transport as faust_transport
 from pipeline.stream.acks import settling
 from pipeline.stream.transport import WirepipeApp
 
 faust_acks.STALL_S = 5.0
 faust_acks.WATCH_EVERY_S = 1.0
+# The app's timer reads the interval from the transport module's own copy of the name, when the app is
+# built: set only in acks, the watch ran every 10 s and the stall took 10-20 s to be seen instead of 5-6.
+faust_transport.WATCH_EVERY_S = 1.0
 
 app = WirepipeApp(
     os.environ["APP_ID"],

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.brokers import consume_all
+from tests.integration.shared_worker import SharedWorker
 from tests.seed_versions import EXPECTED, V1, V2, what_changed
-from tests.workers import Deployment, Worker, deploy
+from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
 
@@ -50,23 +49,14 @@ def _quote_records(deployment: Deployment, uri: str) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def deployment(kafka_bootstrap: str) -> Deployment:
-    return deploy(kafka_bootstrap, partitions=4)
+def deployment(shared_worker: SharedWorker) -> Deployment:
+    """The session's shared worker (tests/integration/shared_worker.py): these stories are its own uris."""
+    return shared_worker.deployment
 
 
 @pytest.fixture(scope="module")
-def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("changes")
-
-
-@pytest.fixture(scope="module")
-def worker(deployment: Deployment, logs: Path) -> Iterator[Worker]:
-    w = Worker(deployment, logs, name="w1")
-    try:
-        w.wait_ready()
-        yield w
-    finally:
-        w.stop()
+def worker(shared_worker: SharedWorker) -> Worker:
+    return shared_worker.worker
 
 
 def test_an_update_of_the_seed_story_gives_exactly_the_labelled_changes(

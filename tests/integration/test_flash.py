@@ -1,17 +1,17 @@
 """Flashes through a real worker on the session broker (issue 26): the issue's three items, a flash followed
-by its first take, and an item emptied by furniture, produced together to one worker."""
+by its first take, and an item emptied by furniture, produced together to the shared worker."""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.brokers import consume_all
-from tests.workers import Deployment, Worker, deploy
+from tests.integration.shared_worker import SharedWorker
+from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
 
@@ -42,18 +42,14 @@ EXPECTED = {("urn:t:f4", 1), ("urn:t:f6", 1), ("urn:t:f5", 1), ("urn:t:f7", 1), 
 
 
 @pytest.fixture(scope="module")
-def deployment(kafka_bootstrap: str) -> Deployment:
-    return deploy(kafka_bootstrap, partitions=4)
+def deployment(shared_worker: SharedWorker) -> Deployment:
+    """The session's shared worker (tests/integration/shared_worker.py): these stories are its own uris."""
+    return shared_worker.deployment
 
 
 @pytest.fixture(scope="module")
-def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    w = Worker(deployment, tmp_path_factory.mktemp("flash"))
-    try:
-        w.wait_ready(timeout=300)  # a model load on a busy machine can take minutes
-        yield w
-    finally:
-        w.stop()
+def worker(shared_worker: SharedWorker) -> Worker:
+    return shared_worker.worker
 
 
 @pytest.fixture(scope="module")

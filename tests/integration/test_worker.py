@@ -1,12 +1,15 @@
-"""The worker on a real broker: enrichment, dead letters for hostile input, and nothing lost on SIGKILL."""
+"""The worker on a real broker: enrichment, dead letters for hostile input and after ingest, table writes in
+the partition of their article. The worker is the session's shared one (tests/integration/shared_worker.py):
+each test produces uris of its own and reads back only the records of those. (SIGKILL mid-stream is a fault
+test: tests/faults/test_sigkill.py.)"""
 
 from __future__ import annotations
 
 import base64
 import json
 import time
-from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,12 +18,12 @@ from kafka import KafkaConsumer
 
 from tests.brokers import consume_all
 from tests.brokers import produce as broker_produce
+from tests.integration.shared_worker import SharedWorker
 from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
 
 DATA = Path(__file__).parent.parent / "data"
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "eval" / "corpus" / "articles.jsonl"
 
 
 def ninjs(uri: str, body: str, **fields: Any) -> bytes:
@@ -35,20 +38,14 @@ GOOD_BODY = (
 )
 
 
-@pytest.fixture(scope="module")
-def deployment(kafka_bootstrap: str) -> Deployment:
-    return Deployment(bootstrap=kafka_bootstrap, partitions=4)
+@pytest.fixture
+def deployment(shared_worker: SharedWorker) -> Deployment:
+    return shared_worker.deployment
 
 
-@pytest.fixture(scope="module")
-def worker(deployment: Deployment, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Worker]:
-    deployment.wirepipe("topics")
-    w = Worker(deployment, tmp_path_factory.mktemp("workers"))
-    try:
-        w.wait_ready()
-        yield w
-    finally:
-        w.stop()
+@pytest.fixture
+def worker(shared_worker: SharedWorker) -> Worker:
+    return shared_worker.worker
 
 
 def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partition_count(
@@ -87,11 +84,33 @@ def dead_letters(deployment: Deployment, at_least: int, timeout_s: float = 120) 
     return [json.loads(r.value) for r in records]
 
 
+def records_of(
+    deployment: Deployment,
+    topic: str,
+    ours: Callable[[dict[str, Any]], bool],
+    at_least: int,
+    timeout_s: float = 120,
+) -> list[dict[str, Any]]:
+    """Every record of ``topic`` that ``ours`` picks, read until there are at least ``at_least`` of them
+    (or time is up): the shared worker's topics hold other tests' records as well."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = consume_all(deployment.bootstrap, deployment.topics[topic], 0, timeout_s=10)
+        picked = [record for r in found if r.value is not None and ours(record := json.loads(r.value))]
+        if len(picked) >= at_least or time.monotonic() > deadline:
+            return picked
+        time.sleep(0.5)
+
+
 def test_a_produced_article_arrives_enriched_with_its_entities(
     deployment: Deployment, worker: Worker
 ) -> None:
-    produce(deployment, [ninjs("it:enriched-1", GOOD_BODY)])
-    record = next(o for o in outcomes(deployment, 1) if o["id"] == "it:enriched-1")
+    broker_produce(
+        deployment.bootstrap,
+        deployment.topics["raw"],
+        [(b"it:enriched-1", ninjs("it:enriched-1", GOOD_BODY))],
+    )
+    record = next(o for o in records_of(deployment, "enriched", lambda o: o["id"] == "it:enriched-1", 1))
     assert record["outcome"] == "enriched"
     assert record["schema_version"] == "1"
     names = {e["name"] for e in record["entities"]}
@@ -124,13 +143,16 @@ def test_hostile_inputs_each_give_one_dead_letter_and_the_worker_keeps_consuming
     produce(
         deployment, [*hostile.values(), ninjs("it:after-hostile", GOOD_BODY.replace("Thursday", "Friday"))]
     )
-    letters = dead_letters(deployment, len(hostile))
+    ours = set(hostile.values())
+    letters = records_of(
+        deployment, "deadletter", lambda d: base64.b64decode(d["original_b64"]) in ours, len(hostile)
+    )
     originals = {base64.b64decode(d["original_b64"]): d for d in letters}
     for name, value in hostile.items():
         assert value in originals, f"no dead letter for {name}"
         assert originals[value]["error_code"] == expected_codes[name], (name, originals[value]["message"])
     assert Counter(base64.b64decode(d["original_b64"]) for d in letters).most_common(1)[0][1] == 1
-    after = [o for o in outcomes(deployment, 2) if o["id"] == "it:after-hostile"]
+    after = records_of(deployment, "enriched", lambda o: o["id"] == "it:after-hostile", 1)
     assert after and after[0]["outcome"] == "enriched", "the worker consumed past the hostile messages"
     assert worker.process.poll() is None
 
@@ -182,7 +204,7 @@ def test_table_changes_made_in_a_batch_go_to_the_changelog_partition_of_their_ow
     deployment: Deployment, worker: Worker
 ) -> None:
     """The agents take batches of events from several partitions; a table write must still land in the
-    partition of the event it is for (versions by raw partition, quote speakers by nlp partition, which
+    partition of the event it is for (versions by raw partition, stories by nlp partition, which
     is the same for a uri), or the worker that takes that partition over would not find it."""
     values = [ninjs(f"it:batch-{i}", GOOD_BODY.replace("Thursday", f"day {i}")) for i in range(24)]
     placed = broker_produce(
@@ -203,56 +225,3 @@ def test_table_changes_made_in_a_batch_go_to_the_changelog_partition_of_their_ow
         ours = [(uri, partition) for uri, partition in ours if uri in wanted]
         assert {uri for uri, _ in ours} == wanted, table
         assert all(partition == partition_of[uri.encode()] for uri, partition in ours), table
-
-
-def wait_for_every_uri(
-    deployment: Deployment, uris: set[str], timeout_s: float
-) -> tuple[list[Any], list[Any]]:
-    """Read the outcome and dead-letter topics until every uri has a record there (or time runs out).
-
-    Counting records is not enough: re-emits after a crash would reach a count before every uri did.
-    """
-    deadline = time.monotonic() + timeout_s
-    while True:
-        records = consume_all(deployment.bootstrap, deployment.topics["enriched"], 0, timeout_s=10)
-        letters = consume_all(deployment.bootstrap, deployment.topics["deadletter"], 0, timeout_s=5)
-        seen = {json.loads(r.value)["id"] for r in records if r.value is not None}
-        seen |= {json.loads(r.value)["article_id"] for r in letters}
-        if uris <= seen or time.monotonic() > deadline:
-            return records, letters
-        time.sleep(2)
-
-
-def test_every_input_has_an_outcome_after_sigkill_mid_stream(
-    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """Kill -9 in the middle of 500 articles, restart: none lost, re-emits identical in content."""
-    if not CORPUS.exists():
-        pytest.skip(f"the shared corpus is not at {CORPUS}")
-    deployment = Deployment(bootstrap=kafka_bootstrap, partitions=4)
-    deployment.wirepipe("topics")
-    logs = tmp_path_factory.mktemp("sigkill")
-    lines = [line for line in CORPUS.read_bytes().splitlines() if line.strip()][:500]
-    uris = {json.loads(line)["uri"] for line in lines}
-    first = Worker(deployment, logs, "first")
-    first.wait_ready()
-    produce(deployment, lines)
-    consume_all(deployment.bootstrap, deployment.topics["enriched"], 100, timeout_s=300)
-    first.kill()
-    second = Worker(deployment, logs, "second")
-    try:
-        second.wait_ready()
-        records, letters = wait_for_every_uri(deployment, uris, timeout_s=600)
-    finally:
-        second.stop()
-    by_uri: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for record in records:
-        if record.value is not None:
-            data = json.loads(record.value)
-            by_uri[data["id"]].append(data)
-    dead = {json.loads(r.value)["article_id"] for r in letters}
-    missing = uris - set(by_uri) - dead
-    assert not missing, f"{len(missing)} articles lost, e.g. {sorted(missing)[:3]}"
-    for uri, copies in by_uri.items():
-        stable = [{k: v for k, v in c.items() if k not in ("processed_at", "timings_ms")} for c in copies]
-        assert all(s == stable[0] for s in stable), f"re-emits of {uri} differ"

@@ -1,5 +1,6 @@
 """`make bench SMOKE=1` on the session broker: every phase writes sane figures, so the bench cannot rot.
-About 3 minutes on 2 shared cores (a broker of its own is not needed: the session's).
+About 3 minutes on 2 shared cores (a broker of its own is not needed: the session's). It checks the bench,
+not the pipeline, so `make bench-smoke` runs it (a step of its own in .ci/run), not `make test`.
 
 The smoke run reads the project's own sample articles (tests/data), not the shared eval corpus, so it runs
 on any clone; `make bench` itself measures on the corpus.
