@@ -5,7 +5,9 @@ Usage:
                                   [--batch-size 16] [--batch-timeout 0.5] [--latency-seconds 60]
 
 Phases (bench/README.md says what each figure means and how it is measured):
-baseline, offline, one_worker, two_workers, duplicates, latency; memory is sampled throughout.
+baseline, offline, one_worker, two_workers, duplicates, latency, profile, dedup_ceiling, and scaling and
+scaling_latency (1, 2, 4 workers each held to --scaling-quota cores; bench/scaling.py; not with --smoke unless
+named); memory is sampled throughout.
 Writes ``latest.json``, ``latest.md`` and ``latest.png`` into ``--out`` (default ``bench/results``,
 ``bench/results/smoke`` with ``--smoke``). Starts and stops its own broker when
 ``WIREPIPE_KAFKA_BOOTSTRAP`` is unset.
@@ -60,6 +62,7 @@ PHASES = (
 )
 DEFAULT_N = 1500  # the whole bench then takes about 7 minutes on 2 cores (bench/README.md)
 SMOKE_N = 12
+SMOKE_SKIPS = ("scaling", "scaling_latency")
 SCALING_N = 1000  # per run of the scaling phase: 1 worker at 0.3 of a core takes about 2 minutes
 GOALS = {
     "one_worker_vs_baseline": 1.25,
@@ -283,7 +286,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=0, help=f"articles (default {DEFAULT_N}, {SMOKE_N} smoke)")
     ap.add_argument("--smoke", action="store_true", help="a few articles and a 10 s latency phase")
-    ap.add_argument("--phases", default=",".join(PHASES), help="comma-separated, of " + ",".join(PHASES))
+    ap.add_argument("--phases", default="", help="comma-separated, of " + ",".join(PHASES) + " (default all)")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
     eval_dir = Path(os.environ.get("EVAL_DIR", REPO.parent / "shared" / "eval"))
     ap.add_argument("--corpus", type=Path, default=eval_dir / "corpus" / "articles.jsonl")
@@ -308,6 +311,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     counts = args.scaling_workers or ("1,2" if args.smoke else "1,2,4")
     args.scaling_workers = [int(n) for n in counts.split(",")]
     args.out = args.out or REPO / "bench" / "results" / ("smoke" if args.smoke else "")
+    # --smoke leaves the scaling phases out unless named: three more deployments, about 3 minutes
+    args.phases = args.phases or ",".join(p for p in PHASES if not (args.smoke and p in SMOKE_SKIPS))
     unknown = set(args.phases.split(",")) - set(PHASES)
     if unknown:
         ap.error(f"unknown phases: {sorted(unknown)}")

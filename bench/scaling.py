@@ -51,6 +51,7 @@ PARTITIONS = 12  # the product's default (WIREPIPE_PARTITIONS): 1, 2 and 4 worke
 STEADY = (0.1, 0.9)  # the steady part of a run: from the 10 % to the 90 % outcome
 WARM_UP_PER_PARTITION = 2  # articles into every raw partition before the clock starts
 WARM_UP_TIMEOUT_S = 240.0  # a partition Faust left unread is read again by the worker after about 70 s
+IDLE_S = 5.0  # each worker's CPU with nothing to do, measured after the warm-up
 
 
 def phase_scaling(bench: Bench) -> dict[str, Any]:
@@ -89,6 +90,14 @@ def phase_scaling(bench: Bench) -> dict[str, Any]:
         f"scaling_{n}_vs_1": round(run["docs_per_s_steady"] / base, 3)
         for n, run in result["runs"].items()
         if n != "1" and base and run.get("docs_per_s_steady")
+    }
+    # Workers that each use their whole quota do n x quota / (CPU per article) articles/s: the ratio the CPU
+    # per article alone allows. Measured below it: something else held workers (input, a hop, the machine).
+    one = result["runs"].get("1", {}).get("cpu_ms_per_article")
+    result["ratios_from_cpu_per_article"] = {
+        f"scaling_{n}_vs_1": round(int(n) * one / run["cpu_ms_per_article"], 3)
+        for n, run in result["runs"].items()
+        if n != "1" and "#" not in n and one and run.get("cpu_ms_per_article")
     }
     return result
 
@@ -206,8 +215,17 @@ def held_run(
         for w in started:
             w.group.set_quota(quota)
         outputs = [dep.topics["enriched"], dep.topics["deadletter"]]
-        with Collector(bench.bootstrap, outputs) as collector:
+        # With latencies, the nlp topic too: when each article left the ingest and dedup hops.
+        hop = Collector(bench.bootstrap, [topics["nlp"][0]]) if keep_latencies else contextlib.nullcontext()
+        with Collector(bench.bootstrap, outputs) as collector, hop as nlp_topic:
             warm_up, warm_keys = _warm_up(bench, dep, collector, skip=len(values))
+            # What a worker spends with nothing to do (timers, fetch loops, heartbeats, standby reads): at a
+            # low rate that part of its quota is not there for articles.
+            idle_before = {n: w.group.usage_seconds() for n, w in named.items()}
+            time.sleep(IDLE_S)
+            idle = {
+                n: round((w.group.usage_seconds() - idle_before[n]) / IDLE_S, 3) for n, w in named.items()
+            }
             throttled_before = {n: w.group.throttling() for n, w in named.items()}
             counters_before = {n: worker_totals(w) for n, w in named.items()}
             with Monitor(bench.bootstrap, dep.app_id, topics, named, bench.sampler) as monitor:
@@ -246,12 +264,21 @@ def held_run(
         "outcomes": dict(Counter(kind(r) for r in records)),
         "startup": startup,
         "warm_up": warm_up,
+        "idle_cores": idle,
         "stalled_partitions_read_again": stalls(bench.log_dir, name),
         "restarts": bench.notes.get(name, []),
         "agent_crashes": crashes(bench.log_dir, name),
         "assignment": held,
         "assignment_changed_during_run": held_after != held,
         "dedup_owner": dedup_owner(held, counters, len(values)),
+        # every worker's CPU (worker and NLP process) per article of the run, and by part (/metrics)
+        "cpu_ms_per_article": round(
+            sum(samples[-1]["cpu"][n] - samples[0]["cpu"][n] for n in named) * 1000 / len(values), 2
+        ),
+        "cpu_ms_per_article_by_part": {
+            part: round(sum(c.get(f"cpu.{part}", 0.0) for c in counters.values()) * 1000 / len(values), 2)
+            for part in ("loop", "consumer", "other_threads", "nlp_process")
+        },
         "processes_in_group": {n: len(p) for n, p in inside.items()},
         "per_worker": per_worker(
             named, counters=counters, throttled=throttled, samples=samples, window=(t0, t1), quota=quota
@@ -267,7 +294,30 @@ def held_run(
     latencies = sorted(r.timestamp_ms - stamped[r.key] for r in records if r.key in stamped)
     result["rate_achieved_per_s"] = round(len(values) / (sent.finished - sent.started), 2)
     result["matched"] = len(latencies)
+    result["hops_ms"] = _hops(stamped, nlp_topic.records, records)
     return result, latencies
+
+
+def _hops(raw_ms: dict[bytes, int], nlp: list[Outcome], outcomes: list[Outcome]) -> dict[str, Any]:
+    """Where an enriched article's latency goes, by Kafka timestamps: raw record -> its envelope on the nlp
+    topic (the ingest and dedup hops), and nlp topic -> outcome (the NLP step: waiting for a batch, the NLP
+    process, publishing). Percentiles of each; duplicates never reach the nlp topic and are left out."""
+    reached: dict[bytes, int] = {}
+    for r in list(nlp):
+        if r.key is not None:
+            reached.setdefault(r.key, r.timestamp_ms)  # a copy read again later is not the article's hop
+    pairs = [
+        (reached[r.key] - raw_ms[r.key], r.timestamp_ms - reached[r.key])
+        for r in outcomes
+        if r.key in reached and r.key in raw_ms
+    ]
+    if not pairs:
+        return {}
+    out: dict[str, Any] = {"articles": len(pairs)}
+    for i, part in enumerate(("ingest_and_dedup", "nlp_step")):
+        values = sorted(p[i] for p in pairs)
+        out[part] = {q: percentile(values, int(q[1:])) for q in ("p50", "p95", "p99")}
+    return out
 
 
 def _warm_up(

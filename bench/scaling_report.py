@@ -70,6 +70,31 @@ def markdown(r: dict[str, Any]) -> list[str]:
                 f"| {_fmt(run.get('load_generator_cores'))} | {_fmt(run.get('other_processes_cores_busy'))} "
                 f"| {_fmt(run.get('warm_up', {}).get('seconds'), 1)} | {stalls} |"
             )
+        owners = [
+            f"{n} workers: {run['dedup_owner'].get('worker')} "
+            f"{_fmt(run['dedup_owner'].get('loop_cpu_ms_per_article_over_the_others'), 3)} ms per article "
+            f"({_fmt(run['dedup_owner'].get('share_of_its_cpu'), 3)} of its CPU)"
+            for n, run in scaling.get("runs", {}).items()
+            if run.get("dedup_owner", {}).get("loop_cpu_ms_per_article_over_the_others") is not None
+        ]
+        costs = [
+            f"{n} workers {_fmt(run.get('cpu_ms_per_article'))} ({run.get('cpu_ms_per_article_by_part')})"
+            for n, run in scaling.get("runs", {}).items()
+            if run.get("cpu_ms_per_article")
+        ]
+        if costs:
+            lines += [
+                "",
+                "CPU ms per article, all workers with their NLP processes (groups' cpuacct; by part from "
+                f"/metrics): {'; '.join(costs)}. The ratios these alone allow (every worker at its quota): "
+                f"{scaling.get('ratios_from_cpu_per_article')}.",
+            ]
+        if owners:
+            lines += [
+                "",
+                "The dedup partition's owner, its loop thread's CPU over the other workers': "
+                + "; ".join(owners),
+            ]
         lines += ["", "Per worker (CPU of the worker and its NLP process, from its cgroup):", ""]
         lines += [
             "| workers | worker | partitions raw / nlp | dedup | outcomes | CPU ms per outcome | loop s "
@@ -94,6 +119,13 @@ def markdown(r: dict[str, Any]) -> list[str]:
             f"p50 {_fmt(latency.get('p50_ms'), 0)} ms, p95 {_fmt(latency.get('p95_ms'), 0)} ms, "
             f"**p99 {_fmt(latency.get('p99_ms'), 0)} ms**, max {latency.get('max_ms')} ms.",
         ]
+        hops = latency.get("hops_ms", {})
+        if hops:
+            lines[-1] += (
+                " Of an enriched article's latency, the ingest and dedup hops took "
+                f"{hops['ingest_and_dedup']} and the NLP step (batch wait, NLP process, publishing) "
+                f"{hops['nlp_step']} (ms)."
+            )
     elif latency:
         lines += ["", f"Latency under scale: {latency.get('refused') or latency.get('error')}."]
     return lines
