@@ -74,6 +74,12 @@ class Sampler:
         with self._lock:
             self._procs.pop(name, None)
 
+    def pid(self, name: str) -> int | None:
+        """The pid watched under ``name``, if any."""
+        with self._lock:
+            proc = self._procs.get(name)
+        return proc.pid if proc is not None else None
+
     def cpu_seconds(self) -> dict[str, float]:
         """User + system CPU seconds so far of every watched process that is alive, with its descendants."""
         out: dict[str, float] = {}

@@ -11,6 +11,8 @@ import matplotlib
 matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 
+from bench import scaling_report
+
 THROUGHPUT = (
     ("baseline", "1. bare spaCy nlp.pipe"),
     ("offline", "2. wirepipe enrich"),
@@ -26,12 +28,15 @@ def write(results: dict[str, Any], out: Path) -> None:
     (out / "latest.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     (out / "latest.md").write_text(markdown(results), encoding="utf-8")
     chart(results, out / "latest.png")
+    scaling_report.chart(results, out / "scaling.png")
 
 
 def one_line(phase: dict[str, Any]) -> str:
     """A short progress line for stderr."""
     if "error" in phase:
         return f"FAILED {phase['error']}"
+    if "refused" in phase or "runs" in phase or ("latencies_ms" in phase and "workers" in phase):
+        return scaling_report.one_line(phase)
     keys = (
         "docs_per_s",
         "words_per_s",
@@ -191,6 +196,7 @@ def markdown(r: dict[str, Any]) -> str:
             f"p99 {_fmt(lat.get('p99_ms'))} ms, max {lat.get('max_ms')} ms "
             f"({lat.get('matched')} matched; {lat.get('repeated_bodies')} repeated bodies).",
         ]
+    lines += scaling_report.markdown(r)
     mem = r.get("memory_mib", {})
     if mem:
         lines += [

@@ -5,7 +5,9 @@ Usage:
                                   [--batch-size 16] [--batch-timeout 0.5] [--latency-seconds 60]
 
 Phases (bench/README.md says what each figure means and how it is measured):
-baseline, offline, one_worker, two_workers, duplicates, latency; memory is sampled throughout.
+baseline, offline, one_worker, two_workers, duplicates, latency, profile, dedup_ceiling, and scaling and
+scaling_latency (1, 2, 4 workers each held to --scaling-quota cores; bench/scaling.py; not with --smoke unless
+named); memory is sampled throughout.
 Writes ``latest.json``, ``latest.md`` and ``latest.png`` into ``--out`` (default ``bench/results``,
 ``bench/results/smoke`` with ``--smoke``). Starts and stops its own broker when
 ``WIREPIPE_KAFKA_BOOTSTRAP`` is unset.
@@ -41,6 +43,7 @@ from bench.phases import (  # noqa: E402
     phase_profile,
     phase_workers,
 )
+from bench.scaling import phase_scaling, phase_scaling_latency  # noqa: E402
 from pipeline.localkafka.broker import LocalBroker  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
@@ -54,15 +57,28 @@ PHASES = (
     "latency",
     "profile",
     "dedup_ceiling",
+    "scaling",
+    "scaling_latency",
 )
 DEFAULT_N = 1500  # the whole bench then takes about 7 minutes on 2 cores (bench/README.md)
 SMOKE_N = 12
+SMOKE_SKIPS = ("scaling", "scaling_latency")
+SCALING_N = 1000  # per run of the scaling phase: 1 worker at 0.3 of a core takes about 2 minutes
 GOALS = {
     "one_worker_vs_baseline": 1.25,
     "two_workers_vs_one_worker": 1.8,
     "duplicate_cost_vs_unique": 0.05,
     "latency_p99_ms": 2000.0,
     "worker_peak_rss_mib": 1024.0,
+    "scaling_2_vs_1": 1.9,
+    "scaling_4_vs_1": 3.6,
+    "scaling_latency_p99_ms": 2000.0,
+}
+LOWER_IS_BETTER = {
+    "duplicate_cost_vs_unique",
+    "latency_p99_ms",
+    "worker_peak_rss_mib",
+    "scaling_latency_p99_ms",
 }
 
 
@@ -99,6 +115,7 @@ def summarise(bench: Bench) -> None:
         ratios["baseline_on_numpy_blas_vs_baseline"] = round(reference / base["words_per_s"], 3)
     if one.get("words_per_s") and two.get("words_per_s"):
         ratios["two_workers_vs_one_worker"] = round(two["words_per_s"] / one["words_per_s"], 3)
+    ratios |= r.get("scaling", {}).get("ratios", {})  # scaling_2_vs_1, scaling_4_vs_1 (bench/scaling.py)
     r["bar"] = {k: base.get(k) for k in ("seconds", "docs_per_s", "words_per_s", "cores_busy", "timed")}
     r["ratios"] = ratios
     r["cpu_projection"] = cpu_projection(r)
@@ -120,21 +137,17 @@ def summarise(bench: Bench) -> None:
         "duplicate_cost_vs_unique": dup.get("duplicate_cost_vs_unique_timings"),
         "latency_p99_ms": r.get("latency", {}).get("p99_ms"),
         "worker_peak_rss_mib": r["memory_mib"]["worker_peak_rss_max"] or None,
+        "scaling_2_vs_1": ratios.get("scaling_2_vs_1"),
+        "scaling_4_vs_1": ratios.get("scaling_4_vs_1"),
+        "scaling_latency_p99_ms": r.get("scaling_latency", {}).get("p99_ms"),
     }
     r["goals"] = {
         name: {
-            "goal": (
-                "<" if name in ("duplicate_cost_vs_unique", "latency_p99_ms", "worker_peak_rss_mib") else ">="
-            )
-            + f" {target}",
+            "goal": ("<" if name in LOWER_IS_BETTER else ">=") + f" {target}",
             "measured": measured[name],
             "met": None
             if measured[name] is None
-            else (
-                measured[name] < target
-                if name in ("duplicate_cost_vs_unique", "latency_p99_ms", "worker_peak_rss_mib")
-                else measured[name] >= target
-            ),
+            else (measured[name] < target if name in LOWER_IS_BETTER else measured[name] >= target),
         }
         for name, target in GOALS.items()
     }
@@ -273,7 +286,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=0, help=f"articles (default {DEFAULT_N}, {SMOKE_N} smoke)")
     ap.add_argument("--smoke", action="store_true", help="a few articles and a 10 s latency phase")
-    ap.add_argument("--phases", default=",".join(PHASES), help="comma-separated, of " + ",".join(PHASES))
+    ap.add_argument("--phases", default="", help="comma-separated, of " + ",".join(PHASES) + " (default all)")
     ap.add_argument("--out", type=Path, default=None, help="results folder (default bench/results)")
     eval_dir = Path(os.environ.get("EVAL_DIR", REPO.parent / "shared" / "eval"))
     ap.add_argument("--corpus", type=Path, default=eval_dir / "corpus" / "articles.jsonl")
@@ -283,13 +296,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--latency-rate", type=float, default=0.0, help="default: half the one-worker docs/s")
     ap.add_argument("--profile-n", type=int, default=0, help="articles for the profile phase (default 600)")
     ap.add_argument("--dedup-n", type=int, default=0, help="envelopes for dedup_ceiling (default 6000)")
+    ap.add_argument("--scaling-n", type=int, default=0, help=f"articles per scaling run ({SCALING_N})")
+    ap.add_argument("--scaling-quota", type=float, default=0.3, help="CPU cores per worker (0.3)")
+    ap.add_argument("--scaling-workers", default="", help="worker counts, the base first (1,2,4)")
+    ap.add_argument("--scaling-shares", type=int, default=8192, help="cpu.shares of every group (0: as is)")
+    ap.add_argument("--scaling-latency-rate", type=float, default=0.0, help="default: half the most workers'")
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args(argv)
     args.n = args.n or (SMOKE_N if args.smoke else DEFAULT_N)
     args.latency_seconds = args.latency_seconds or (10.0 if args.smoke else 60.0)
     args.profile_n = args.profile_n or min(args.n, 600)
     args.dedup_n = args.dedup_n or (200 if args.smoke else 6000)
+    args.scaling_n = args.scaling_n or (SMOKE_N if args.smoke else SCALING_N)
+    counts = args.scaling_workers or ("1,2" if args.smoke else "1,2,4")
+    args.scaling_workers = [int(n) for n in counts.split(",")]
     args.out = args.out or REPO / "bench" / "results" / ("smoke" if args.smoke else "")
+    # --smoke leaves the scaling phases out unless named: three more deployments, about 3 minutes
+    args.phases = args.phases or ",".join(p for p in PHASES if not (args.smoke and p in SMOKE_SKIPS))
     unknown = set(args.phases.split(",")) - set(PHASES)
     if unknown:
         ap.error(f"unknown phases: {sorted(unknown)}")
@@ -338,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
                     "latency": phase_latency,
                     "profile": phase_profile,
                     "dedup_ceiling": phase_dedup_ceiling,
+                    "scaling": phase_scaling,
+                    "scaling_latency": phase_scaling_latency,
                 }[name]
                 print(f"bench: {name} ...", file=sys.stderr, flush=True)
                 phase_started = time.perf_counter()

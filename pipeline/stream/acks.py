@@ -208,6 +208,7 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             for tp, offset in (await self.earliest_offsets(*unset)).items():
                 if offset is not None and self._committed_offset.get(tp) is None:
                     self._committed_offset[tp] = offset
+                    await self._seek(tp, offset)  # Faust seeks only committed ones: re-read dropped fetches
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust counts offsets it did not see as acked ("gaps"). They are rare on our topics (no

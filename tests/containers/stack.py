@@ -50,6 +50,7 @@ class Stack:
     project: str = field(default_factory=lambda: f"wirepipe-test-{uuid.uuid4().hex[:8]}")
     kafka_port: int = field(default_factory=free_port)
     prometheus_port: int = 0
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. WIREPIPE_WORKER_CPUS for Compose
 
     def __post_init__(self) -> None:
         self.prometheus_port = self.prometheus_port or free_port(besides=(self.kafka_port,))
@@ -64,6 +65,7 @@ class Stack:
             **os.environ,
             "KAFKA_HOST_PORT": str(self.kafka_port),
             "PROMETHEUS_HOST_PORT": str(self.prometheus_port),
+            **self.extra_env,
         }
 
     def compose(self, *args: str, timeout: float = 600, check: bool = True) -> str:

@@ -200,6 +200,10 @@ def test_a_partition_never_committed_starts_from_the_log_start_so_a_lost_first_m
     consumer: SafeAckConsumer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fresh = TP("raw", 1)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
 
     async def seek_to_committed() -> dict[TP, int | None]:
         return {TOPIC: 10, fresh: None}  # the group never committed partition 1
@@ -210,8 +214,10 @@ def test_a_partition_never_committed_starts_from_the_log_start_so_a_lost_first_m
     monkeypatch.setattr(consumer, "assignment", lambda: {TOPIC, fresh})
     monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
     monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
+    monkeypatch.setattr(consumer, "_seek", seek)
     asyncio.run(consumer.perform_seek())
     assert consumer._committed_offset[fresh] == 0 and consumer._committed_offset[TOPIC] == 10
+    assert seeks == [(fresh, 0)]  # records fetched and dropped during the rebalance are fetched again
     for offset in (1, 2, 3):  # offset 0 never reached an agent
         m = ConsumerMessage("raw", 1, offset, 0.0, None, [], b"key", b"value", None, tp=fresh)
         consumer.settled.add(m)
