@@ -44,6 +44,7 @@ from bench.phases import (  # noqa: E402
     phase_workers,
 )
 from bench.scaling import phase_scaling, phase_scaling_latency  # noqa: E402
+from bench.update_path import phase_update_path  # noqa: E402
 from pipeline.localkafka.broker import LocalBroker  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 
@@ -57,12 +58,13 @@ PHASES = (
     "latency",
     "profile",
     "dedup_ceiling",
+    "update_path",
     "scaling",
     "scaling_latency",
 )
 DEFAULT_N = 1500  # the whole bench then takes about 7 minutes on 2 cores (bench/README.md)
 SMOKE_N = 12
-SMOKE_SKIPS = ("scaling", "scaling_latency")
+SMOKE_SKIPS = ("update_path", "scaling", "scaling_latency")
 SCALING_N = 1000  # per run of the scaling phase: 1 worker at 0.3 of a core takes about 2 minutes
 GOALS = {
     "one_worker_vs_baseline": 1.25,
@@ -73,12 +75,14 @@ GOALS = {
     "scaling_2_vs_1": 1.9,
     "scaling_4_vs_1": 3.6,
     "scaling_latency_p99_ms": 2000.0,
+    "update_path_share_of_article": 0.10,
 }
 LOWER_IS_BETTER = {
     "duplicate_cost_vs_unique",
     "latency_p99_ms",
     "worker_peak_rss_mib",
     "scaling_latency_p99_ms",
+    "update_path_share_of_article",
 }
 
 
@@ -140,6 +144,7 @@ def summarise(bench: Bench) -> None:
         "scaling_2_vs_1": ratios.get("scaling_2_vs_1"),
         "scaling_4_vs_1": ratios.get("scaling_4_vs_1"),
         "scaling_latency_p99_ms": r.get("scaling_latency", {}).get("p99_ms"),
+        "update_path_share_of_article": r.get("update_path", {}).get("update_path_share_of_article"),
     }
     r["goals"] = {
         name: {
@@ -361,6 +366,7 @@ def main(argv: list[str] | None = None) -> int:
                     "latency": phase_latency,
                     "profile": phase_profile,
                     "dedup_ceiling": phase_dedup_ceiling,
+                    "update_path": phase_update_path,
                     "scaling": phase_scaling,
                     "scaling_latency": phase_scaling_latency,
                 }[name]

@@ -37,7 +37,7 @@ from eval._common import EVAL_DIR, REPO, RESULTS, read_jsonl
 from pipeline.enricher import Enricher
 from pipeline.offline import OfflinePipeline
 from pipeline.settings import get_settings
-from pipeline.stages.changes import diff_paragraphs, snapshot_of, track
+from pipeline.stages.changes import StorySnapshot, diff_paragraphs, snapshot_of, track
 from pipeline.stages.changes.snapshot import paragraph_texts, quote_key
 from pipeline.stages.changes.text import similarity, tokens
 from schemas.records import Changes, EnrichedArticle
@@ -280,6 +280,15 @@ def measure_cost(enricher: Enricher) -> dict[str, Any]:
         for r in nlp_articles
     )
     body_sizes = sorted(len(r.body.encode()) for r in nlp_articles)
+    # a worker reads the story's snapshot from its table before the batch and writes the new one after
+    kept = [s for s in (stories.get(r.id) for r in bare) if s is not None]
+
+    def round_trips() -> None:
+        for _ in range(rounds):
+            for snapshot in kept:
+                StorySnapshot.from_state(json.loads(json.dumps(snapshot.to_state())))
+
+    table_cpu = _cpu(round_trips) / rounds
     per_update = 1000 * track_cpu / max(1, len(bare))
     per_article = 1000 * nlp_cpu / max(1, len(cleaned))
     return {
@@ -288,6 +297,7 @@ def measure_cost(enricher: Enricher) -> dict[str, Any]:
         "track_cpu_ms_per_update": round(per_update, 3),
         "nlp_cpu_ms_per_article": round(per_article, 2),
         "track_share_of_nlp": round(per_update / per_article, 4) if per_article else None,
+        "table_round_trip_cpu_ms_per_update": round(1000 * table_cpu / max(1, len(kept)), 4),
         "update_pass_cpu_s": round(through_cpu, 2),
         "snapshot_bytes": {
             "median": int(statistics.median(sizes)),
