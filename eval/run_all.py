@@ -17,7 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "eval" / "results"
-ORDER = ["clean", "ner", "quotes", "neardup"]
+ORDER = ["clean", "ner", "quotes", "neardup", "changes"]
 
 
 def main() -> int:
