@@ -99,6 +99,9 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
         # Offsets settled above the commit since the partition was assigned: after a seek back they
         # come round again, and are settled without being worked on twice (``skip_finished``).
         self.finished: defaultdict[TP, set[int]] = defaultdict(set)
+        # The last offset handed to an agent per partition before the rebalance under way (Faust drops
+        # read offsets on revocation): where a retained, never-committed partition resumes.
+        self._read_before: dict[TP, int] = {}
 
     def ack(self, message: Message) -> bool:
         tp, offset = message.tp, message.offset
@@ -197,7 +200,14 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
     async def perform_seek(self) -> None:
         """Faust's seek to the committed offsets, and a known start for partitions the group never
         committed (Faust holds ``None`` there, also for a commit at 0): the log start, where the worker
-        begins (``auto_offset_reset=earliest``). Without it the first commit could pass lost messages."""
+        begins (``auto_offset_reset=earliest``). Without it the first commit could pass lost messages.
+
+        Faust seeks only committed partitions; a never-committed one stays where its fetch position
+        was, past any records fetched and dropped while the rebalance paused it. So it is sought too:
+        to the log start if this worker never handed on a record of it, else just past the last it
+        handed on before the rebalance (records already with an agent are not handed on twice)."""
+        read_before = self._read_before | {tp: o for tp, o in self._read_offset.items() if o is not None}
+        self._read_before = {}
         await super().perform_seek()
         unset = [
             tp
@@ -208,7 +218,12 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
             for tp, offset in (await self.earliest_offsets(*unset)).items():
                 if offset is not None and self._committed_offset.get(tp) is None:
                     self._committed_offset[tp] = offset
-                    await self._seek(tp, offset)  # Faust seeks only committed ones: re-read dropped fetches
+                    read = read_before.get(tp)
+                    if read is not None and read >= offset:
+                        await self._seek(tp, read + 1)
+                        self._read_offset[tp] = read
+                    else:
+                        await self._seek(tp, offset)
 
     async def _add_gap(self, tp: TP, offset_from: int, offset_to: int) -> None:
         """Faust counts offsets it did not see as acked ("gaps"). They are rare on our topics (no
@@ -218,6 +233,9 @@ class SafeAckConsumer(aiokafka_driver.Consumer):
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         for tp in revoked:  # re-assigned partitions are read again from their committed offsets
+            read = self._read_offset.get(tp)
+            if read is not None:
+                self._read_before[tp] = read
             self.refused.pop(tp, None)
             self.finished.pop(tp, None)
             self._progress.pop(tp, None)

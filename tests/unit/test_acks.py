@@ -226,6 +226,34 @@ def test_a_partition_never_committed_starts_from_the_log_start_so_a_lost_first_m
     assert consumer.refused[fresh] == {0}
 
 
+def test_a_never_committed_partition_kept_through_a_rebalance_resumes_past_what_it_handed_on(
+    consumer: SafeAckConsumer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records 0-6 went to agents before the rebalance; the retained partition is sought to 7, not to
+    the log start (they are not handed on twice), and a partition this worker never read to the start."""
+    kept, new = TP("raw", 1), TP("raw", 2)
+    seeks: list[tuple[TP, int]] = []
+
+    async def seek(tp: TP, offset: int) -> None:
+        seeks.append((tp, offset))
+
+    async def seek_to_committed() -> dict[TP, int | None]:
+        return {kept: None, new: None}
+
+    async def earliest_offsets(*tps: TP) -> dict[TP, int]:
+        return dict.fromkeys(tps, 0)
+
+    consumer._read_offset[kept] = 6
+    asyncio.run(consumer.on_partitions_revoked({kept}))
+    monkeypatch.setattr(consumer, "assignment", lambda: {kept, new})
+    monkeypatch.setattr(consumer, "seek_to_committed", seek_to_committed)
+    monkeypatch.setattr(consumer, "earliest_offsets", earliest_offsets)
+    monkeypatch.setattr(consumer, "_seek", seek)
+    asyncio.run(consumer.perform_seek())
+    assert sorted(seeks) == [(kept, 7), (new, 0)]
+    assert consumer._read_offset[kept] == 6 and consumer._committed_offset[kept] == 0
+
+
 @dataclass
 class _Event:
     message: ConsumerMessage
