@@ -65,12 +65,13 @@ class GreedyTransitions:
         upper = model.vec2scores
         weights, bias = upper.get_param("W"), upper.get_param("b")
         unseen = model._class_mask == 0
+        any_unseen = bool(unseen.any())
         states = [state for state in batch if not state.is_final()]
         while states:
             hidden = model.state2vec.predict(model.get_token_ids(states))
             scores = _BLIS.gemm(hidden, weights, trans2=True)
             scores += bias
-            if unseen.any():  # as the loop does: an unseen move scores the step's minimum
+            if any_unseen:  # as the loop does: an unseen move scores the step's minimum
                 scores[:, unseen] = scores.min()
             states = parser.transition_states(states, scores)
         model.clear_memory()
