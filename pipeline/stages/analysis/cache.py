@@ -73,11 +73,12 @@ class CachedAttributeRuler:
     def __call__(self, doc: Doc) -> Doc:
         cache = self._cache
         keys: list[_Key] = list(map(tuple, doc.to_array([LOWER, TAG, DEP]).tolist()))
-        new = [key for key in dict.fromkeys(keys) if key not in cache]
-        learnt: dict[_Key, tuple[list[int], bool]] = {}
+        # this Doc's outcomes, read before learning: the cache may start afresh while it learns
+        outcome = {key: cache[key] for key in dict.fromkeys(keys) if key in cache}
+        new = [key for key in dict.fromkeys(keys) if key not in outcome]
         for group in [new] if self._context_free else [[key] for key in new]:
-            learnt |= self._singles(group)
-        found = [cache.get(key) or learnt[key] for key in keys]
+            outcome |= self._singles(group)
+        found = [outcome[key] for key in keys]
         rows = [row for row, _ in found]
         windows = _groups([(i, i + self.longest) for i, (_, opens) in enumerate(found) if opens])
         matches = [
