@@ -16,6 +16,7 @@ from pipeline.errors import ErrorCode, Stage, StageError
 from pipeline.models import CleanArticle
 from pipeline.stages.analysis import SelectiveAnalysis, load_nlp
 from pipeline.stages.analysis.blas import Blas
+from pipeline.stages.analysis.transitions import stepped
 from pipeline.stages.entities import TRIM_COMPONENT, body_entities, extract_entities
 from pipeline.stages.quotes import confident, extract_quotes
 from schemas.records import Entity, Quote
@@ -69,6 +70,9 @@ class Enricher:
         self.batch_size = batch_size
         self.quote_min_confidence = quote_min_confidence
         self.analysis = SelectiveAnalysis(self.nlp, batch_size=batch_size) if selective else None
+        # the headline pass: the entity components alone (``ner``'s loop stepped with the GIL held)
+        self._ner = stepped(self.nlp.get_pipe("ner"))
+        self._trim = self.nlp.get_pipe(TRIM_COMPONENT)
 
     def __call__(self, articles: Sequence[CleanArticle]) -> list[NlpResult]:
         results = [NlpResult() for _ in articles]
@@ -93,18 +97,16 @@ class Enricher:
         return results
 
     def _headline_docs(self, articles: Sequence[CleanArticle]) -> list[Any]:
-        """NER over the headlines (one small ``nlp.pipe``, entity components only), None for an article
+        """NER over the headlines (``ner`` and the trimmer alone, one batch), None for an article
         without one. A headline in capitals gets no pass: the model's NER is unreliable on it, and the
         names the body uses are found in it instead (``extract_entities``)."""
         wanted = [i for i, a in enumerate(articles) if a.headline and not a.headline.isupper()]
         docs: list[Any] = [None] * len(articles)
         if not wanted:
             return docs
-        skip = [name for name in self.nlp.pipe_names if name not in ("ner", TRIM_COMPONENT)]
-        texts = (articles[i].headline or "" for i in wanted)
-        parsed = self.nlp.pipe(texts, batch_size=self.batch_size, disable=skip)
-        for i, doc in zip(wanted, parsed, strict=True):
-            docs[i] = doc
+        made = [self.nlp.make_doc(articles[i].headline or "") for i in wanted]
+        for i, doc in zip(wanted, self._ner.pipe(made, batch_size=self.batch_size), strict=True):
+            docs[i] = self._trim(doc)
         return docs
 
     @staticmethod

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from spacy.attrs import DEP, HEAD, LEMMA, MORPH, POS, TAG
+from spacy.attrs import DEP, ENT_IOB, ENT_TYPE, HEAD, LEMMA, MORPH, POS, SENT_START, TAG
 from spacy.language import Language
 from spacy.tokens import Doc
 
 from pipeline.settings import Settings
 from pipeline.stages.analysis import SelectiveAnalysis, load_nlp
 from pipeline.stages.analysis.cache import CachedAttributeRuler, CachedLemmatizer
+from pipeline.stages.analysis.transitions import GreedyTransitions, stepped
 from pipeline.stages.entities import extract_entities
 from pipeline.stages.quotes import extract_quotes
 from schemas.records import Paragraph
@@ -209,3 +210,43 @@ def test_the_running_total_adds_up_what_each_body_parsed(nlp: Language) -> None:
     assert 0 < total.parsed_tokens < total.tokens  # the cue's stretch is parsed, the plain body is not
     shares = total.shares()
     assert shares["parsed_tokens_share"] == round(total.parsed_tokens / total.tokens, 4)
+
+
+def _copies(nlp: Language, docs: list[Doc]) -> list[Doc]:
+    return [Doc(nlp.vocab).from_bytes(doc.to_bytes()) for doc in docs]
+
+
+@pytest.mark.parametrize(
+    ("name", "attrs"), [("ner", [ENT_IOB, ENT_TYPE]), ("parser", [HEAD, DEP, SENT_START])]
+)
+def test_the_stepped_transition_loop_gives_the_components_own_entities_and_parse(
+    nlp: Language, name: str, attrs: list[int | str]
+) -> None:
+    """ner and parser stepped from Python annotate a batch (short, long, empty docs) exactly as their pipe."""
+    texts = [
+        _PLAIN_A + " " + _CUE,
+        "",
+        "Berg.",
+        "“The water is still rising,” Lars Holm of the county police told reporters in Malmo. " * 12,
+        " ".join([_PLAIN_B, _CUE, _PLAIN_C, "UN envoy Kofi Annan met NATO chiefs in Brussels on 3 May."]),
+    ]
+    upstream = [n for n in nlp.pipe_names if n in ("tok2vec", "tagger")] if name == "parser" else []
+    with nlp.select_pipes(enable=upstream):
+        prepared = list(nlp.pipe(texts))
+    component = nlp.get_pipe(name)
+    expected = [doc.to_array(attrs) for doc in component.pipe(_copies(nlp, prepared), batch_size=8)]  # type: ignore[attr-defined]
+    got = [
+        doc.to_array(attrs) for doc in GreedyTransitions(component).pipe(_copies(nlp, prepared), batch_size=8)
+    ]
+    assert len(got) == len(expected) == len(texts)
+    for ours, theirs in zip(got, expected, strict=True):
+        assert (ours == theirs).all()
+    assert any(len(e) for e in expected)
+
+
+def test_only_transition_based_components_are_stepped(nlp: Language) -> None:
+    """ner and parser get the stepped loop; the tagger and the trimmer are used as they are."""
+    assert isinstance(stepped(nlp.get_pipe("ner")), GreedyTransitions)
+    assert isinstance(stepped(nlp.get_pipe("parser")), GreedyTransitions)
+    tagger = nlp.get_pipe("tagger")
+    assert stepped(tagger) is tagger

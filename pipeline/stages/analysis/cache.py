@@ -29,6 +29,9 @@ from thinc.types import Ints2d
 
 # What the ruler reads (beyond the form) and what it may write.
 _RULER_WRITES = [TAG, POS, MORPH, LEMMA, DEP]
+# What a single-token rule may read for ``_singles`` to judge many tokens in one Doc: nothing of a neighbour
+_CONTEXT_FREE_KEYS = frozenset({"LOWER", "TAG", "DEP", "IS_SPACE"})
+_Key = tuple[int, int, int]  # lower form, tag, dependency label
 #: Entries a cache keeps before it starts afresh: a long-running worker meets new words for ever, and a
 #: refilled cache costs a few seconds of the real components (wire text repeats its words).
 MAX_ENTRIES = 100_000
@@ -59,14 +62,23 @@ class CachedAttributeRuler:
                 self.spans.add(str(index), longer)
                 self.openers.add(str(index), [p[:1] for p in longer])
                 self.longest = max(self.longest, *(len(p) for p in longer))
-        self._cache: dict[tuple[int, int, int], tuple[list[int], bool]] = {}
+        self._cache: dict[_Key, tuple[list[int], bool]] = {}
+        self._context_free = all(
+            set(token) <= _CONTEXT_FREE_KEYS
+            for rule in ruler.patterns
+            for pattern in cast(list[list[dict[str, Any]]], rule["patterns"])
+            for token in pattern
+        )
 
     def __call__(self, doc: Doc) -> Doc:
         cache = self._cache
-        found = [
-            cache.get(key) or self._single(*key)
-            for key in map(tuple, doc.to_array([LOWER, TAG, DEP]).tolist())
-        ]
+        keys: list[_Key] = list(map(tuple, doc.to_array([LOWER, TAG, DEP]).tolist()))
+        # this Doc's outcomes, read before learning: the cache may start afresh while it learns
+        outcome = {key: cache[key] for key in dict.fromkeys(keys) if key in cache}
+        new = [key for key in dict.fromkeys(keys) if key not in outcome]
+        for group in [new] if self._context_free else [[key] for key in new]:
+            outcome |= self._singles(group)
+        found = [outcome[key] for key in keys]
         rows = [row for row, _ in found]
         windows = _groups([(i, i + self.longest) for i, (_, opens) in enumerate(found) if opens])
         matches = [
@@ -79,16 +91,26 @@ class CachedAttributeRuler:
         doc.from_array(_RULER_WRITES, cast(Ints2d, np.asarray(rows, dtype=np.uint64)))
         return doc
 
-    def _single(self, lower: int, tag: int, dep: int) -> tuple[list[int], bool]:
-        """The ruler's outcome for one token on its own, and whether it could open a multi-token rule."""
-        mini = Doc(self.vocab, words=[self.vocab.strings[lower]])
-        mini[0].tag = tag
-        mini[0].dep = dep
-        opens = bool(self.openers(mini, allow_missing=True))
-        self.ruler(mini)
-        found = (mini.to_array(_RULER_WRITES)[0].tolist(), opens)
-        remember(self._cache, (lower, tag, dep), found)
-        return found
+    def _singles(self, keys: list[_Key]) -> dict[_Key, tuple[list[int], bool]]:
+        """The ruler's outcome for each key's token on its own, and whether it could open a multi-token rule.
+
+        One ``Doc`` holds a token per key, and only the matches one token long are applied: where the
+        patterns read nothing but these attributes and have no operators (``_context_free``; the model's
+        do), such a match depends on its token alone, and no longer pattern can match one token. The
+        Matcher costs more per call than per token, and a fresh worker meets ~23 new keys per article.
+        """
+        mini = Doc(self.vocab, words=[self.vocab.strings[lower] for lower, _, _ in keys])
+        for token, (_, tag, dep) in zip(mini, keys, strict=True):
+            token.tag = tag
+            token.dep = dep
+        opens = {start for _, start, _ in self.openers(mini, allow_missing=True)}
+        matches = [m for m in self.ruler.match(mini) if m[3] - m[2] == 1]
+        self.ruler.set_annotations(mini, matches)  # type: ignore[no-untyped-call]  # spaCy's is untyped
+        rows: list[list[int]] = mini.to_array(_RULER_WRITES).tolist()
+        learnt = {key: (row, i in opens) for i, (key, row) in enumerate(zip(keys, rows, strict=True))}
+        for key, value in learnt.items():
+            remember(self._cache, key, value)
+        return learnt
 
     def _ruled(self, span: Span) -> list[list[int]]:
         """The real ruler's outcome for the tokens of ``span``, run over them as a ``Doc`` of their own."""

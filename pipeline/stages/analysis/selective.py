@@ -30,6 +30,7 @@ from spacy.tokens import Doc
 from thinc.types import Ints2d
 
 from pipeline.stages.analysis.cache import CachedAttributeRuler, CachedLemmatizer, remember
+from pipeline.stages.analysis.transitions import stepped
 from pipeline.stages.quotes.extract import usable_paragraphs
 from pipeline.stages.quotes.marks import pair_marks
 from pipeline.stages.quotes.speakers import PERSON_PRONOUNS, THING_PRONOUNS
@@ -149,10 +150,12 @@ class SelectiveAnalysis:
         self.batch_size = batch_size
         self.cues = AttributionCues(nlp)
         self.senter = nlp.get_pipe("senter")
-        self.parse_steps = [nlp.get_pipe(name) for name in PARSE_COMPONENTS]
+        self.parse_steps = [stepped(nlp.get_pipe(name)) for name in PARSE_COMPONENTS]
         self.ruler = CachedAttributeRuler(nlp.get_pipe("attribute_ruler"), nlp.vocab)  # type: ignore[arg-type]
         self.lemmatizer = CachedLemmatizer(nlp.get_pipe("lemmatizer"), nlp.vocab)  # type: ignore[arg-type]
-        self.entity_steps = [nlp.get_pipe(name) for name in nlp.pipe_names[nlp.pipe_names.index("ner") :]]
+        self.entity_steps = [
+            stepped(nlp.get_pipe(name)) for name in nlp.pipe_names[nlp.pipe_names.index("ner") :]
+        ]
         encode = nlp.config["components"]["tok2vec"]["model"]["encode"]
         # tokens either side that move a token's tok2vec vector: the window of each layer, times layers
         self.padding = int(encode["depth"]) * int(encode["window_size"])
