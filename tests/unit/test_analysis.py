@@ -188,6 +188,20 @@ def test_the_cached_ruler_and_lemmatizer_equal_the_model_components(nlp: Languag
             assert (ours == theirs).all()
 
 
+def test_the_cached_ruler_is_right_when_its_cache_starts_afresh_in_the_middle_of_a_doc(
+    nlp: Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cache that fills while a Doc's new tokens are learnt is emptied; the Doc still gets the ruler's
+    outcome for every token, the ones it already knew included."""
+    monkeypatch.setattr("pipeline.stages.analysis.cache.MAX_ENTRIES", 8)
+    ruler = nlp.get_pipe("attribute_ruler")
+    cached_ruler = CachedAttributeRuler(ruler, nlp.vocab)  # type: ignore[arg-type]
+    first, second = _tagged(nlp, ["The minister said so.", "The minister said the port would reopen soon."])
+    expected = ruler(_tagged(nlp, [second.text])[0]).to_array(_ATTRS)
+    cached_ruler(first)  # known now: the, minister, said, so, .
+    assert (cached_ruler(second).to_array(_ATTRS) == expected).all()
+
+
 def test_the_selective_parse_setting_is_on_by_default_and_can_be_switched_off(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
