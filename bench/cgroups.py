@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import psutil
 
-from tests.workers import WIREPIPE, Deployment, Worker, free_port
+from tests.workers import WIREPIPE, Deployment, Worker
 
 CPU_ROOT = Path("/sys/fs/cgroup/cpu")
 ACCT_ROOT = Path("/sys/fs/cgroup/cpuacct")
@@ -225,21 +224,9 @@ class GroupedWorker(Worker):
 
     def __init__(self, deployment: Deployment, log_dir: Path, name: str, group: CpuGroup) -> None:
         self.group = group
-        self.port = free_port()
-        self.log_path = log_dir / f"{deployment.run_id}-{name}.log"
-        env = deployment.env(
-            WIREPIPE_WEB_PORT=str(self.port),
-            WIREPIPE_WEB_HOST="127.0.0.1",
-            WIREPIPE_DATA_DIR=str(log_dir / f"{deployment.run_id}-{name}-data"),
-        )
-        self._log = self.log_path.open("ab")
         procs = [str(p) for p in group.procs_files()]
-        self.process = subprocess.Popen(
-            ["/bin/sh", "-c", _ENTER, "enter-cgroup", *procs, "--", WIREPIPE, "worker"],
-            env=env,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-        )
+        enter = ["/bin/sh", "-c", _ENTER, "enter-cgroup", *procs, "--", WIREPIPE, "worker"]
+        super().__init__(deployment, log_dir, name, command=enter)
 
     def processes_in_group(self) -> dict[int, bool]:
         """The worker and its descendants (its NLP process), each with whether it is inside the group."""

@@ -90,7 +90,10 @@ def deploy(bootstrap: str, partitions: int = 4) -> Deployment:
 class Worker:
     """A `wirepipe worker` subprocess with its own web port, data dir and log file."""
 
-    def __init__(self, deployment: Deployment, log_dir: Path, name: str = "w1") -> None:
+    def __init__(
+        self, deployment: Deployment, log_dir: Path, name: str = "w1", command: list[str] | None = None
+    ) -> None:
+        """Start ``wirepipe worker`` (or ``command``, which must exec it) with the deployment's settings."""
         self.port = free_port()
         self.log_path = log_dir / f"{deployment.run_id}-{name}.log"
         env = deployment.env(
@@ -101,7 +104,7 @@ class Worker:
         self._log = self.log_path.open("ab")
         self._terminated = False
         self.process = subprocess.Popen(
-            [WIREPIPE, "worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
+            command or [WIREPIPE, "worker"], env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
 
     def url(self, path: str) -> str:
