@@ -454,6 +454,23 @@ def test_track_on_a_redelivery_re_emits_what_the_first_delivery_published() -> N
     assert again.record.changes is not None and again.record.changes.numbers
 
 
+def test_a_version_delivered_again_after_its_story_was_withdrawn_is_published_as_the_first_time() -> None:
+    """The worker marks a withdrawn story instead of dropping it: its last version delivered again (its
+    offset was not committed) gets the same changes and the story stays withdrawn; a new version starts
+    afresh, with nothing left to retract."""
+    previous = _v1([LEDE, QUOTED], quotes=[BIDEN, (QUOTE, "Ana Lima", 1, "PERSON:ana-lima")])
+    record = _record([LEDE.replace("12", "15")], quotes=[BIDEN])
+    first = track(previous, record, 2_000.0)
+    withdrawn = first.snapshot.model_copy(update={"withdrawn": True})
+    again = track(withdrawn, record, 3_000.0)
+    assert again.record.changes == first.record.changes and again.record.changes is not None
+    assert (again.quote_status, again.retractions) == (first.quote_status, first.retractions)
+    assert again.snapshot == withdrawn
+    later = track(withdrawn, _record([LEDE, SECOND], version=4, quotes=[BIDEN]), 4_000.0)
+    assert later.record.changes is None and (later.quote_status, later.retractions) == (["added"], [])
+    assert not later.snapshot.withdrawn
+
+
 def test_track_keeps_the_newer_snapshot_when_an_older_version_arrives() -> None:
     newer = _snapshot(_record([LEDE, SECOND], version=3))
     update = track(newer, _record([LEDE], version=2), 0.0)

@@ -84,6 +84,9 @@ class StorySnapshot(_State):
     changes: Changes | None = None
     quote_status: list[QuoteStatus] = Field(default_factory=list)
     retractions: list[QuoteRetraction] = Field(default_factory=list)
+    # Withdrawn or withheld since: its quotes were retracted. Kept (until it expires) so that a version
+    # delivered again gets what it was first published with; a new version starts afresh.
+    withdrawn: bool = False
 
     def to_state(self) -> dict[str, Any]:
         """The JSON value to keep in a table: fields at their default left out (about an eighth smaller)."""

@@ -28,20 +28,28 @@ def track(previous: StorySnapshot | None, record: EnrichedArticle, now: float) -
     - no previous version (or an older snapshot of another story): no changes, every quote "added";
     - a previous, lower version: changes (on an ``update``), quote statuses and retractions computed;
     - the same version again (a re-delivery): what was published the first time, so the outcome is identical;
-    - a higher version already kept (an old version arriving late): no changes, and the kept snapshot stays.
+    - a higher version already kept (an old version arriving late): no changes, and the kept snapshot stays;
+    - after the story was withdrawn (``previous.withdrawn``): its last version delivered again gets what it
+      was first published with and the story stays withdrawn; any other version starts afresh.
     """
     if record.outcome not in _TRACKED:
         raise ValueError(f"only enriched and update outcomes are tracked, not {record.outcome!r}")
     keys = [quote_key(q, record.id) for q in record.quotes]
     if previous is not None and previous.uri != record.id:
         previous = None
+    if previous is not None and previous.withdrawn and previous.version != record.version:
+        previous = None  # its quotes were retracted with the story: nothing to compare with or retract
     if previous is not None and previous.version == record.version:
         status: list[QuoteStatus] = list(previous.quote_status)
         if len(status) != len(keys):
             status = ["added"] * len(keys)
         changes = previous.changes if record.outcome == "update" else None
         record = record.model_copy(update={"changes": changes})
-        snapshot = snapshot_of(record, keys, now, quote_status=status, retractions=previous.retractions)
+        snapshot = (
+            previous
+            if previous.withdrawn
+            else snapshot_of(record, keys, now, quote_status=status, retractions=previous.retractions)
+        )
         return StoryUpdate(record, snapshot, status, list(previous.retractions))
     if previous is not None and previous.version > record.version:
         return StoryUpdate(record, previous, ["added"] * len(keys), [])

@@ -4,7 +4,8 @@ A batch goes to the child process that runs spaCy (``NlpProcess``) with the last
 each article's story, from the ``stories`` table; the child returns each article's records ready to send
 (the record with its ``changes``, retractions of quotes the new version dropped, the quote records) and
 what to keep of the story. The agent publishes them in order and keeps the story; a withdrawal or a hold
-retracts every quote the story published. Stories not updated for the retention time leave the table.
+retracts every quote the story published and marks the story withdrawn (its last version, if delivered
+again, is then published as it was). Stories not updated for the retention time leave the table.
 """
 
 from __future__ import annotations
@@ -118,13 +119,19 @@ def _keep_story(w: Wiring, published: Published, partition: int) -> None:
 
 
 async def _forget_story(w: Wiring, publisher: Publisher, uri: str) -> None:
-    """A withdrawn or withheld story: retract every quote it published, and forget it."""
+    """A withdrawn or withheld story: retract every quote it published, and mark it withdrawn. It is not
+    dropped at once: its last version may still be delivered again (at-least-once), and must then be
+    published as it was the first time (``track``); it leaves the table when it expires."""
     try:
         state = w.stories.get(uri)
         if state is None:
             return
-        await publisher.withdraw_quotes(StorySnapshot.from_state(state))
-        del w.stories[uri]
+        story = StorySnapshot.from_state(state)
+        if story.withdrawn:
+            return
+        await publisher.withdraw_quotes(story)
+        marked = story.model_copy(update={"withdrawn": True, "saved_at": time.time()})
+        w.stories[uri] = {**marked.to_state(), _PARTITION: state.get(_PARTITION)}
     except Exception as exc:
         log.error("stories.forget_failed", article_id=uri, error=f"{type(exc).__name__}: {exc}")
 
