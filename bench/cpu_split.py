@@ -37,8 +37,13 @@ CATEGORIES = {
     "producer": "producer: aiokafka's producer on the loop (sends, batches, acknowledgements)",
 }
 
-# The selective analysis stands where the baseline's nlp.pipe stands: its planning counts as spaCy's work.
-_ANALYSIS_FILES = ("pipeline/stages/analysis/selective.py", "pipeline/stages/analysis/cache.py")
+# The selective analysis stands where the baseline's nlp.pipe stands: its planning counts as spaCy's work,
+# and so does the transition loop of ner and the parser that transitions.py steps (spaCy's own pieces).
+_ANALYSIS_FILES = (
+    "pipeline/stages/analysis/selective.py",
+    "pipeline/stages/analysis/cache.py",
+    "pipeline/stages/analysis/transitions.py",
+)
 _FRAME = re.compile(r"^(?P<function>.*?) \((?P<file>[^:()]*):\d+\)$")
 # A thread whose innermost frame is in one of these files is waiting (for I/O, a lock, a queue), not working.
 _WAIT_FILES = (
