@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from tests.brokers import consume_all
-from tests.integration.shared_worker import SharedWorker
 from tests.seed_versions import EXPECTED, V1, V2, what_changed
 from tests.workers import Deployment, Worker
 
@@ -46,17 +45,6 @@ def _quote_records(deployment: Deployment, uri: str) -> list[dict[str, Any]]:
         (q for q in (json.loads(r.value) for r in records if r.value) if q["article_id"] == uri),
         key=lambda q: q["processed_at"],
     )
-
-
-@pytest.fixture(scope="module")
-def deployment(shared_worker: SharedWorker) -> Deployment:
-    """The session's shared worker (tests/integration/shared_worker.py): these stories are its own uris."""
-    return shared_worker.deployment
-
-
-@pytest.fixture(scope="module")
-def worker(shared_worker: SharedWorker) -> Worker:
-    return shared_worker.worker
 
 
 def test_an_update_of_the_seed_story_gives_exactly_the_labelled_changes(

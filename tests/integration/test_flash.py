@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from tests.brokers import consume_all
-from tests.integration.shared_worker import SharedWorker
 from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
@@ -39,17 +38,6 @@ TAKE = {
 }
 EMPTY = {"uri": "urn:t:f8", "version": 1, "headline": QUAKE, "body_text": "Advertisement"}
 EXPECTED = {("urn:t:f4", 1), ("urn:t:f6", 1), ("urn:t:f5", 1), ("urn:t:f7", 1), ("urn:t:f7", 2)}
-
-
-@pytest.fixture(scope="module")
-def deployment(shared_worker: SharedWorker) -> Deployment:
-    """The session's shared worker (tests/integration/shared_worker.py): these stories are its own uris."""
-    return shared_worker.deployment
-
-
-@pytest.fixture(scope="module")
-def worker(shared_worker: SharedWorker) -> Worker:
-    return shared_worker.worker
 
 
 @pytest.fixture(scope="module")

@@ -26,16 +26,6 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def worker(shared_worker: SharedWorker) -> Worker:
-    return shared_worker.worker
-
-
-@pytest.fixture
-def deployment(shared_worker: SharedWorker) -> Deployment:
-    return shared_worker.deployment
-
-
-@pytest.fixture
 def observed(shared_worker: SharedWorker) -> Observed:
     return shared_worker.observed
 

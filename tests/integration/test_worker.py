@@ -18,7 +18,6 @@ from kafka import KafkaConsumer
 
 from tests.brokers import consume_all
 from tests.brokers import produce as broker_produce
-from tests.integration.shared_worker import SharedWorker
 from tests.workers import Deployment, Worker
 
 pytestmark = pytest.mark.integration
@@ -36,16 +35,6 @@ GOOD_BODY = (
     "LONDON (Wire) - The Bank of England held interest rates on Thursday, Governor Andrew Bailey said.\n\n"
     '"We will keep a close watch on prices," Bailey told reporters in London.'
 )
-
-
-@pytest.fixture
-def deployment(shared_worker: SharedWorker) -> Deployment:
-    return shared_worker.deployment
-
-
-@pytest.fixture
-def worker(shared_worker: SharedWorker) -> Worker:
-    return shared_worker.worker
 
 
 def test_the_topics_command_creates_every_topic_the_worker_uses_with_its_partition_count(
