@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import math
 import os
+import statistics
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -254,6 +255,18 @@ def percentile(sorted_values: list[int], q: float) -> float:
     lo = math.floor(pos)
     hi = min(lo + 1, len(sorted_values) - 1)
     return round(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo), 1)
+
+
+def latency_summary(latencies: list[int]) -> dict[str, Any]:
+    """p50/p95/p99, max and mean of sorted latencies in ms, with the latencies themselves."""
+    return {
+        "p50_ms": percentile(latencies, 50),
+        "p95_ms": percentile(latencies, 95),
+        "p99_ms": percentile(latencies, 99),
+        "max_ms": latencies[-1],
+        "mean_ms": round(statistics.fmean(latencies), 1),
+        "latencies_ms": latencies,
+    }
 
 
 def mib(n: int) -> float:

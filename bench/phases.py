@@ -26,8 +26,8 @@ from bench.harness import (
     crashes,
     deployment,
     kind,
+    latency_summary,
     mib,
-    percentile,
     rates,
     run_stream,
     uri_of,
@@ -229,12 +229,7 @@ def phase_latency(bench: Bench) -> dict[str, Any]:
         "outcomes": dict(Counter(kind(r) for r in records)),
         "agent_crashes": crashes(bench.log_dir, "latency"),
         "restarts": bench.notes.get("latency", []),
-        "p50_ms": percentile(latencies, 50),
-        "p95_ms": percentile(latencies, 95),
-        "p99_ms": percentile(latencies, 99),
-        "max_ms": latencies[-1],
-        "mean_ms": round(statistics.fmean(latencies), 1),
-        "latencies_ms": latencies,
+        **latency_summary(latencies),
     }
 
 

@@ -14,7 +14,6 @@ import contextlib
 import math
 import os
 import random
-import statistics
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ import orjson
 
 from bench import cgroups
 from bench.cgroups import GroupedWorker
-from bench.harness import Bench, BenchDeployment, crashes, kind, percentile, uri_of, with_uri
+from bench.harness import Bench, BenchDeployment, crashes, kind, latency_summary, percentile, uri_of, with_uri
 from bench.measure import (
     AssignmentIncompleteError,
     Collector,
@@ -126,12 +125,7 @@ def phase_scaling_latency(bench: Bench) -> dict[str, Any]:
     run |= result | {
         "rate_target_per_s": round(rate, 2),
         "repeated_bodies": max(0, count - len(pool)),
-        "p50_ms": percentile(latencies, 50),
-        "p95_ms": percentile(latencies, 95),
-        "p99_ms": percentile(latencies, 99),
-        "max_ms": latencies[-1],
-        "mean_ms": round(statistics.fmean(latencies), 1),
-        "latencies_ms": latencies,
+        **latency_summary(latencies),
     }
     return run
 
